@@ -1,0 +1,185 @@
+//! Rendering a prompt's templates into chat messages.
+//!
+//! Jinja syntax (minijinja) with strict undefined: a missing variable is an
+//! error naming the variable, the prompt and the line. Variable values are
+//! data: they are inserted as text and never parsed as templates.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde_json::Value;
+
+use super::message::{Message, Role};
+use super::{Prompt, Section, SectionKind};
+use crate::error::{Error, Result};
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env
+}
+
+fn template_error(prompt: &Prompt, section: &Section, e: &minijinja::Error) -> Error {
+    let line = e.line().map(|l| section.line + l.saturating_sub(1));
+    let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
+    let what = match e.kind() {
+        minijinja::ErrorKind::SyntaxError => "template syntax error",
+        minijinja::ErrorKind::UndefinedError => "undefined value in template",
+        _ => "template error",
+    };
+    Error::at(&prompt.path, line, None, format!("{what}{detail}"))
+}
+
+/// Compile every section; reports the first syntax error with its file line.
+pub fn check_syntax(prompt: &Prompt) -> Result<()> {
+    let env = environment();
+    for s in &prompt.sections {
+        env.template_from_str(&s.template)
+            .map_err(|e| template_error(prompt, s, &e))?;
+    }
+    Ok(())
+}
+
+/// Top-level variables each section's template reads, with the line of the
+/// first use.
+pub fn used_vars(prompt: &Prompt) -> BTreeMap<String, usize> {
+    let env = environment();
+    let mut out = BTreeMap::new();
+    for s in &prompt.sections {
+        let Ok(t) = env.template_from_str(&s.template) else { continue };
+        for var in t.undeclared_variables(false) {
+            let line = first_use_line(&s.template, &var).map(|l| s.line + l).unwrap_or(s.line);
+            out.entry(var).and_modify(|l: &mut usize| *l = (*l).min(line)).or_insert(line);
+        }
+    }
+    if let Some(h) = prompt.history_var()
+        && let Some(s) = prompt.sections.iter().find(|s| s.kind == SectionKind::History)
+    {
+        out.entry(h.to_string()).or_insert(s.line.saturating_sub(1).max(1));
+    }
+    out
+}
+
+/// 0-based line of the first `{{ ... var ... }}` or `{% ... var ... %}` use.
+fn first_use_line(src: &str, var: &str) -> Option<usize> {
+    src.lines().position(|l| {
+        let mut rest = l;
+        while let Some(i) = rest.find(var) {
+            let before = rest[..i].chars().last();
+            let after = rest[i + var.len()..].chars().next();
+            let boundary = |c: Option<char>| c.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+            if boundary(before) && boundary(after) && (l.contains("{{") || l.contains("{%")) {
+                return true;
+            }
+            rest = &rest[i + var.len()..];
+        }
+        false
+    })
+}
+
+/// Render the prompt with `vars` (defaults from `input.default` fill gaps).
+pub fn render(prompt: &Prompt, vars: &BTreeMap<String, Value>) -> Result<Vec<Message>> {
+    let mut ctx = prompt.defaults();
+    ctx.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+
+    let used = used_vars(prompt);
+    let missing: Vec<(&String, &usize)> = used.iter().filter(|(v, _)| !ctx.contains_key(*v)).collect();
+    if let Some((var, line)) = missing.first() {
+        let others: Vec<&str> = missing.iter().skip(1).map(|(v, _)| v.as_str()).collect();
+        let mut err = Error::at(
+            &prompt.path,
+            Some(**line),
+            None,
+            format!("missing variable '{var}' for prompt '{}'", prompt.name),
+        );
+        if !others.is_empty() {
+            err = err.hint(format!("also missing: {}", others.join(", ")));
+        }
+        return Err(err.hint(format!("pass it with --var {var}=VALUE or --vars FILE (YAML or JSON)")));
+    }
+
+    let env = environment();
+    let mut messages = Vec::with_capacity(prompt.sections.len());
+    for s in &prompt.sections {
+        match s.kind {
+            SectionKind::Message(role) => {
+                let t = env
+                    .template_from_str(&s.template)
+                    .map_err(|e| template_error(prompt, s, &e))?;
+                let text = t
+                    .render(minijinja::value::Serde(&ctx))
+                    .map_err(|e| template_error(prompt, s, &e))?;
+                messages.push(Message::new(role, text.trim()));
+            }
+            SectionKind::History => {
+                let var = prompt.history_var().unwrap_or("history");
+                let value = ctx.get(var).cloned().unwrap_or(Value::Null);
+                messages.extend(history_messages(prompt, s.line, var, &value)?);
+            }
+        }
+    }
+    Ok(messages)
+}
+
+/// The bare template as messages: each section's source text, history empty.
+/// Used for token counts when no sample variables exist.
+pub fn bare(prompt: &Prompt) -> Vec<Message> {
+    prompt
+        .sections
+        .iter()
+        .filter_map(|s| match s.kind {
+            SectionKind::Message(role) => Some(Message::new(role, s.template.clone())),
+            SectionKind::History => None,
+        })
+        .collect()
+}
+
+fn history_messages(prompt: &Prompt, line: usize, var: &str, value: &Value) -> Result<Vec<Message>> {
+    let bad = |what: String| {
+        Error::at(&prompt.path, Some(line.saturating_sub(1).max(1)), None, format!("history variable '{var}': {what}"))
+            .hint("history is a list of {role: user|assistant|system, content: text}")
+    };
+    let Value::Array(items) = value else {
+        return Err(bad(format!("expected a list, got {}", json_type(value))));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let role = item.get("role").and_then(Value::as_str).and_then(Role::parse);
+            let content = item.get("content").and_then(Value::as_str);
+            match (role, content) {
+                (Some(r), Some(c)) => Ok(Message::new(r, c)),
+                _ => Err(bad(format!("item {i} needs a role (user, assistant, system) and a text content"))),
+            }
+        })
+        .collect()
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
+/// Declared-but-unused and used-but-undeclared variables (only when the
+/// prompt declares its inputs).
+pub fn variable_mismatches(prompt: &Prompt) -> (Vec<(String, usize)>, Vec<String>) {
+    let Some(declared) = prompt.declared_vars() else {
+        return (Vec::new(), Vec::new());
+    };
+    let used = used_vars(prompt);
+    let undeclared = used
+        .iter()
+        .filter(|(v, _)| !declared.contains(*v))
+        .map(|(v, l)| (v.clone(), *l))
+        .collect();
+    let used_names: BTreeSet<&String> = used.keys().collect();
+    let unused = declared.iter().filter(|v| !used_names.contains(v)).cloned().collect();
+    (undeclared, unused)
+}

@@ -1,0 +1,90 @@
+//! YAML reading with errors that point at the file, line and column.
+//!
+//! promptctl reads YAML with serde-saphyr (serde_yaml is archived upstream).
+//! Every YAML document promptctl reads goes through [`from_str`], so every
+//! YAML error looks the same: `file:line:col: message` plus a hint where one
+//! helps (an unknown key gets the closest known key).
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, suggest};
+
+/// Parse `src` (which starts at line `line_offset + 1` of `path`).
+pub fn from_str<T: DeserializeOwned>(src: &str, path: &Path, line_offset: usize) -> Result<T, Error> {
+    serde_saphyr::from_str::<T>(src).map_err(|e| located(&e, path, line_offset))
+}
+
+fn located(e: &serde_saphyr::Error, path: &Path, line_offset: usize) -> Error {
+    let loc = e.location();
+    let line = loc.map(|l| l.line() as usize + line_offset);
+    let col = loc.map(|l| l.column() as usize);
+    let raw = e.without_snippet().to_string();
+    let msg = clean_message(&raw);
+    let mut err = Error::at(path, line, col, &msg);
+    if let Some((field, expected)) = unknown_field(&msg) {
+        let hint = suggest(&field, expected.iter().map(String::as_str));
+        err = err.with_hint_opt(hint);
+        if !expected.is_empty() {
+            err = err.hint(format!("known keys here: {}", expected.join(", ")));
+        }
+    }
+    err
+}
+
+/// serde-saphyr appends its own ` at line X column Y`; the location is
+/// already in front of the message, so drop it.
+fn clean_message(raw: &str) -> String {
+    let first = raw.lines().next().unwrap_or(raw).trim();
+    let cut = first.find(" at line ").map(|i| &first[..i]).unwrap_or(first);
+    cut.trim_end_matches('.').to_string()
+}
+
+/// `unknown field `x`, expected one of `a`, `b`` → ("x", ["a", "b"]).
+fn unknown_field(msg: &str) -> Option<(String, Vec<String>)> {
+    let rest = msg.split("unknown field `").nth(1)?;
+    let (field, tail) = rest.split_once('`')?;
+    let expected = tail
+        .split('`')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, s)| s.to_string())
+        .collect();
+    Some((field.to_string(), expected))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Doc {
+        max_tokens: Option<u64>,
+        temperature: Option<f64>,
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_suggests() {
+        let err = from_str::<Doc>("temperature: 0\nmax_token: 3\n", Path::new("a.prompt"), 1).unwrap_err();
+        assert!(err.message.starts_with("a.prompt:3:"), "{}", err.message);
+        assert!(err.message.contains("max_token"), "{}", err.message);
+        assert_eq!(err.hints[0], "did you mean 'max_tokens'?");
+    }
+
+    #[test]
+    fn wrong_type_names_line() {
+        let err = from_str::<Doc>("max_tokens: lots\n", Path::new("a.prompt"), 1).unwrap_err();
+        assert!(err.message.starts_with("a.prompt:2:"), "{}", err.message);
+    }
+
+    #[test]
+    fn syntax_error_names_line() {
+        let err = from_str::<Doc>("max_tokens: [1,\n", Path::new("a.yaml"), 0).unwrap_err();
+        assert!(err.message.starts_with("a.yaml:"), "{}", err.message);
+        assert_eq!(err.kind, crate::error::ErrorKind::Input);
+    }
+}
