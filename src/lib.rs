@@ -11,3 +11,12 @@ pub mod tokens;
 pub mod yaml;
 
 pub use error::{Error, ErrorKind, Result};
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod eval;
+pub mod git;
+pub mod measure;
+pub mod project;
+pub mod report;
+pub mod ui;

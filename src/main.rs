@@ -1,3 +1,19 @@
-fn main() {
-    println!("Hello, world!");
+use std::process::ExitCode;
+
+use clap::Parser;
+use promptctl::cli::{self, Cli, ExitStatus};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli::run(cli) {
+        Ok(ExitStatus::Success) => ExitCode::SUCCESS,
+        Ok(ExitStatus::GateFailed) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            for h in &e.hints {
+                eprintln!("hint: {h}");
+            }
+            ExitCode::from(e.kind.exit_code())
+        }
+    }
 }

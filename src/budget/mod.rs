@@ -79,7 +79,10 @@ impl Budget {
         if let Some(m) = self.context_margin_pct
             && m >= 100.0
         {
-            return Err(("context_margin_pct", format!("budget.context_margin_pct must be below 100, got {m}")));
+            return Err((
+                "context_margin_pct",
+                format!("budget.context_margin_pct must be below 100, got {m}"),
+            ));
         }
         Ok(())
     }
@@ -89,7 +92,11 @@ impl Budget {
 pub fn validation_error(path: &std::path::Path, source: &str, line_offset: usize, key: &str, msg: String) -> Error {
     let line = source
         .lines()
-        .position(|l| l.trim_start().starts_with(&format!("{key}:")) || l.trim_start().starts_with(&format!("{key} ")) || l.trim_start().starts_with(&format!("{key}=")))
+        .position(|l| {
+            l.trim_start().starts_with(&format!("{key}:"))
+                || l.trim_start().starts_with(&format!("{key} "))
+                || l.trim_start().starts_with(&format!("{key}="))
+        })
         .map(|i| i + 1 + line_offset);
     Error::at(path, line, None, msg)
 }

@@ -130,7 +130,9 @@ impl Catalog {
                             "promptctl.toml: [models.\"{id}\"] is not in the built-in catalog and lacks {}",
                             missing.join(", ")
                         ))
-                        .hint("a new model needs context_window, max_output_tokens, input and output (USD per 1M tokens)"));
+                        .hint(
+                            "a new model needs context_window, max_output_tokens, input and output (USD per 1M tokens)",
+                        ));
                     }
                     ModelInfo {
                         tokenizer: o.tokenizer.unwrap_or(TokenizerKind::Approx),
@@ -230,7 +232,10 @@ mod tests {
             assert!(m.info.context_window > 0 && m.info.max_output_tokens > 0, "{id}");
         }
         for (id, info) in &cat.models {
-            assert!(info.max_output_tokens <= info.context_window.max(info.max_output_tokens), "{id}");
+            assert!(
+                info.max_output_tokens <= info.context_window.max(info.max_output_tokens),
+                "{id}"
+            );
             assert!(info.input >= 0.0 && info.output >= 0.0, "{id}");
             if id.starts_with("ollama:") {
                 assert_eq!(info.input + info.output, 0.0, "local models are free: {id}");
@@ -274,7 +279,11 @@ mod tests {
             },
         );
         let err = Catalog::with_overrides(&o).unwrap_err();
-        assert!(err.message.contains("lacks context_window, max_output_tokens, output"), "{}", err.message);
+        assert!(
+            err.message.contains("lacks context_window, max_output_tokens, output"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

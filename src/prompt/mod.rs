@@ -161,8 +161,7 @@ impl Prompt {
     pub fn parse(name: &str, path: &Path, bytes: &[u8]) -> Result<Prompt> {
         let text = std::str::from_utf8(bytes).map_err(|e| {
             let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
-            Error::at(path, Some(line), None, "file is not valid UTF-8")
-                .hint("save the prompt file as UTF-8")
+            Error::at(path, Some(line), None, "file is not valid UTF-8").hint("save the prompt file as UTF-8")
         })?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let (front, body_start) = split_front_matter(text, path)?;
@@ -184,7 +183,9 @@ impl Prompt {
                 None,
                 format!("front matter name '{n}' does not match the file's prompt name '{name}'"),
             )
-            .hint("a prompt's name is its path under prompts/ without the extension; remove `name:` or rename the file"));
+            .hint(
+                "a prompt's name is its path under prompts/ without the extension; remove `name:` or rename the file",
+            ));
         }
         if let Some(model) = &fm.model {
             crate::catalog::validate_id(model).map_err(|e| {
@@ -301,8 +302,13 @@ fn split_front_matter<'a>(text: &'a str, path: &Path) -> Result<(Option<&'a str>
         }
         offset += line.len();
     }
-    Err(Error::at(path, Some(1), Some(1), "unterminated front matter: no closing '---' line")
-        .hint("end the YAML front matter with a line containing only ---"))
+    Err(Error::at(
+        path,
+        Some(1),
+        Some(1),
+        "unterminated front matter: no closing '---' line",
+    )
+    .hint("end the YAML front matter with a line containing only ---"))
 }
 
 /// 0-based line within `src` where `key:` appears (first occurrence).
@@ -323,12 +329,19 @@ fn split_sections(lines: &[&str], first_line: usize, path: &Path, fm: &FrontMatt
             let (template, line) = trim_blank(&body, line);
             if kind == SectionKind::History {
                 if !template.trim().is_empty() {
-                    return Err(Error::at(path, Some(line), None, "text after `history:`; the history section takes no text")
-                        .hint("put a `user:` or `system:` line before this text"));
+                    return Err(Error::at(
+                        path,
+                        Some(line),
+                        None,
+                        "text after `history:`; the history section takes no text",
+                    )
+                    .hint("put a `user:` or `system:` line before this text"));
                 }
             } else if template.trim().is_empty() {
-                return Err(Error::at(path, Some(line), None, format!("empty `{}:` section", kind_name(kind)))
-                    .hint("write the message text below the marker, or remove the marker"));
+                return Err(
+                    Error::at(path, Some(line), None, format!("empty `{}:` section", kind_name(kind)))
+                        .hint("write the message text below the marker, or remove the marker"),
+                );
             }
             out.push(Section { kind, template, line });
         }
@@ -337,7 +350,9 @@ fn split_sections(lines: &[&str], first_line: usize, path: &Path, fm: &FrontMatt
     for (i, raw) in lines.iter().enumerate() {
         let lineno = first_line + i;
         let t = raw.trim_end();
-        if let Some(word) = t.strip_suffix(':').filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        if let Some(word) = t
+            .strip_suffix(':')
+            .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
         {
             let kind = match word {
                 "history" => Some(SectionKind::History),
@@ -359,7 +374,9 @@ fn split_sections(lines: &[&str], first_line: usize, path: &Path, fm: &FrontMatt
                 if !to.is_empty() {
                     err = err.hint(format!("did you mean '{to}:'?"));
                 }
-                return Err(err.hint("role markers are system:, user:, assistant: and history:, each on a line of its own"));
+                return Err(
+                    err.hint("role markers are system:, user:, assistant: and history:, each on a line of its own")
+                );
             }
         }
         match &mut current {
@@ -382,8 +399,10 @@ fn split_sections(lines: &[&str], first_line: usize, path: &Path, fm: &FrontMatt
         });
     }
     if sections.iter().all(|s| s.kind == SectionKind::History) {
-        return Err(Error::at(path, Some(first_line.max(1)), None, "the prompt has no message text")
-            .hint("add a `user:` section"));
+        return Err(
+            Error::at(path, Some(first_line.max(1)), None, "the prompt has no message text")
+                .hint("add a `user:` section"),
+        );
     }
     let histories = sections.iter().filter(|s| s.kind == SectionKind::History).count();
     if histories > 1 {
@@ -405,7 +424,11 @@ fn kind_name(k: SectionKind) -> &'static str {
 /// Drop leading and trailing blank lines; returns the text and the line of its first line.
 fn trim_blank(body: &[&str], first_line: usize) -> (String, usize) {
     let start = body.iter().position(|l| !l.trim().is_empty()).unwrap_or(body.len());
-    let end = body.iter().rposition(|l| !l.trim().is_empty()).map(|i| i + 1).unwrap_or(start);
+    let end = body
+        .iter()
+        .rposition(|l| !l.trim().is_empty())
+        .map(|i| i + 1)
+        .unwrap_or(start);
     (body[start..end].join("\n"), first_line + start)
 }
 

@@ -46,10 +46,14 @@ pub fn used_vars(prompt: &Prompt) -> BTreeMap<String, usize> {
     let env = environment();
     let mut out = BTreeMap::new();
     for s in &prompt.sections {
-        let Ok(t) = env.template_from_str(&s.template) else { continue };
+        let Ok(t) = env.template_from_str(&s.template) else {
+            continue;
+        };
         for var in t.undeclared_variables(false) {
             let line = first_use_line(&s.template, &var).map(|l| s.line + l).unwrap_or(s.line);
-            out.entry(var).and_modify(|l: &mut usize| *l = (*l).min(line)).or_insert(line);
+            out.entry(var)
+                .and_modify(|l: &mut usize| *l = (*l).min(line))
+                .or_insert(line);
         }
     }
     if let Some(h) = prompt.history_var()
@@ -136,8 +140,13 @@ pub fn bare(prompt: &Prompt) -> Vec<Message> {
 
 fn history_messages(prompt: &Prompt, line: usize, var: &str, value: &Value) -> Result<Vec<Message>> {
     let bad = |what: String| {
-        Error::at(&prompt.path, Some(line.saturating_sub(1).max(1)), None, format!("history variable '{var}': {what}"))
-            .hint("history is a list of {role: user|assistant|system, content: text}")
+        Error::at(
+            &prompt.path,
+            Some(line.saturating_sub(1).max(1)),
+            None,
+            format!("history variable '{var}': {what}"),
+        )
+        .hint("history is a list of {role: user|assistant|system, content: text}")
     };
     let Value::Array(items) = value else {
         return Err(bad(format!("expected a list, got {}", json_type(value))));
@@ -150,7 +159,9 @@ fn history_messages(prompt: &Prompt, line: usize, var: &str, value: &Value) -> R
             let content = item.get("content").and_then(Value::as_str);
             match (role, content) {
                 (Some(r), Some(c)) => Ok(Message::new(r, c)),
-                _ => Err(bad(format!("item {i} needs a role (user, assistant, system) and a text content"))),
+                _ => Err(bad(format!(
+                    "item {i} needs a role (user, assistant, system) and a text content"
+                ))),
             }
         })
         .collect()

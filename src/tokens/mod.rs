@@ -123,14 +123,20 @@ mod tests {
         let content: u64 = t.messages.iter().map(|m| m.content).sum();
         // 3 per message + 1 token per role name + priming
         assert_eq!(t.total, content + 2 * (TOKENS_PER_MESSAGE + 1) + REPLY_PRIMING_TOKENS);
-        assert_eq!(t.messages.iter().map(|m| m.total).sum::<u64>() + REPLY_PRIMING_TOKENS, t.total);
+        assert_eq!(
+            t.messages.iter().map(|m| m.total).sum::<u64>() + REPLY_PRIMING_TOKENS,
+            t.total
+        );
         assert!(t.exact);
         assert!(!count_messages(TokenizerKind::Approx, &msgs).exact);
     }
 
     #[test]
     fn cost_uses_the_cap_as_worst_case() {
-        let info = crate::catalog::Catalog::builtin().resolve("openai:gpt-4o-mini").unwrap().info;
+        let info = crate::catalog::Catalog::builtin()
+            .resolve("openai:gpt-4o-mini")
+            .unwrap()
+            .info;
         let c = call_cost(&info, 1000, 500, Some(100));
         assert!((c.input_usd - 0.00015).abs() < 1e-12);
         assert!((c.output_at_cap_usd - 0.0003).abs() < 1e-12);

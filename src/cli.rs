@@ -1,0 +1,129 @@
+//! The clap tree: global options, the subcommands, dispatch.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::commands;
+use crate::error::{Error, Result};
+use crate::project::Project;
+use crate::ui::{ColorChoice, Ui};
+
+/// Prompts as versioned, budgeted, tested code in git
+#[derive(Parser, Debug)]
+#[command(name = "promptctl", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Run as if started in DIR
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// When to colour the output
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Print no status lines on stderr
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+    Github,
+    Junit,
+    Html,
+    Stat,
+    Sarif,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Json => "json",
+            Format::Markdown => "markdown",
+            Format::Github => "github",
+            Format::Junit => "junit",
+            Format::Html => "html",
+            Format::Stat => "stat",
+            Format::Sarif => "sarif",
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    Init(commands::init::InitArgs),
+    List(commands::list::ListArgs),
+    Render(commands::render::RenderArgs),
+    Tokens(commands::tokens::TokensArgs),
+    Completions(commands::completions::CompletionsArgs),
+}
+
+/// What every command gets: where it runs, how it prints.
+pub struct Ctx {
+    pub dir: PathBuf,
+    pub format: Format,
+    pub ui: Ui,
+}
+
+impl Ctx {
+    pub fn project(&self) -> Result<Project> {
+        Project::discover(&self.dir)
+    }
+
+    /// Refuse formats a command does not render.
+    pub fn require_format(&self, command: &str, allowed: &[Format]) -> Result<()> {
+        if allowed.contains(&self.format) {
+            return Ok(());
+        }
+        let names: Vec<&str> = allowed.iter().map(|f| f.name()).collect();
+        Err(
+            Error::input(format!("`{command}` has no {} output", self.format.name()))
+                .hint(format!("use --format {}", names.join(" | "))),
+        )
+    }
+}
+
+/// Outcome of a command that ran to the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Success,
+    /// A gate failed: exit 1.
+    GateFailed,
+}
+
+pub fn run(cli: Cli) -> Result<ExitStatus> {
+    let ctx = Ctx {
+        dir: cli.dir.clone().unwrap_or_else(|| PathBuf::from(".")),
+        format: cli.format,
+        ui: Ui::new(cli.color, cli.quiet),
+    };
+    match &cli.command {
+        Command::Init(a) => commands::init::run(&ctx, a),
+        Command::List(a) => commands::list::run(&ctx, a),
+        Command::Render(a) => commands::render::run(&ctx, a),
+        Command::Tokens(a) => commands::tokens::run(&ctx, a),
+        Command::Completions(a) => commands::completions::run(&ctx, a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,66 @@
+//! One file per subcommand: an `Args` struct (its doc comments are the help)
+//! and a `run` function. Commands are glue: resolve settings, call the
+//! domain, hand the model to a renderer.
+
+pub mod completions;
+pub mod init;
+pub mod list;
+pub mod render;
+pub mod tokens;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// Write a file atomically: a temp file beside it, then rename, so a crash
+/// never leaves a half-written file.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, &e))?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
+    std::fs::write(&tmp, contents).map_err(|e| Error::io(&tmp, &e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, &e)
+    })
+}
+
+/// Variables from `--vars FILE` (YAML or JSON map) then `--var k=v` pairs.
+pub fn parse_vars(pairs: &[String], file: Option<&Path>) -> Result<BTreeMap<String, Value>> {
+    let mut vars = BTreeMap::new();
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f).map_err(|e| Error::io(f, &e))?;
+        let is_json = f.extension().is_some_and(|e| e == "json");
+        let map: BTreeMap<String, Value> = if is_json {
+            serde_json::from_str(&text).map_err(|e| {
+                Error::at(f, Some(e.line()), Some(e.column()), format!("invalid JSON: {e}"))
+                    .hint("--vars takes a JSON or YAML map of variable names to values")
+            })?
+        } else {
+            crate::yaml::from_str(&text, f, 0)
+                .map_err(|e| e.hint("--vars takes a JSON or YAML map of variable names to values"))?
+        };
+        vars.extend(map);
+    }
+    for p in pairs {
+        let (k, v) = p.split_once('=').ok_or_else(|| {
+            Error::input(format!("--var '{p}' is not of the form NAME=VALUE"))
+                .hint("for structured values (lists, maps) use --vars FILE.yaml")
+        })?;
+        if k.is_empty() {
+            return Err(Error::input(format!("--var '{p}' has an empty name")));
+        }
+        vars.insert(k.to_string(), Value::String(v.to_string()));
+    }
+    Ok(vars)
+}

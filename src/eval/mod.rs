@@ -1,0 +1,3 @@
+//! Eval suites and their evaluation.
+
+pub mod suite;

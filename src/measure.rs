@@ -1,0 +1,160 @@
+//! Measuring a prompt: render it with its sample variables, count the
+//! request's tokens and price it. Shared by `list`, `tokens`, `diff`, `check`.
+//!
+//! Samples, in order of preference: the variables of the prompt's eval cases;
+//! the prompt's `input.default` values when they cover every variable; the
+//! bare template text (said so in every output).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::catalog::{Model, TokenizerKind};
+use crate::error::Result;
+use crate::eval::suite::SuiteFile;
+use crate::prompt::message::Message;
+use crate::prompt::{Prompt, render};
+use crate::tokens::{self, CallCost, RequestTokens};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SampleSource {
+    /// Variables of eval cases.
+    EvalCases { suites: Vec<PathBuf>, cases: usize },
+    /// `input.default` of the front matter.
+    Defaults,
+    /// No variables: the template text itself was counted.
+    BareTemplate,
+}
+
+impl SampleSource {
+    pub fn describe(&self) -> String {
+        match self {
+            SampleSource::EvalCases { suites, cases } => {
+                let names: Vec<String> = suites.iter().map(|p| p.display().to_string()).collect();
+                format!(
+                    "rendered with {cases} eval case{} ({})",
+                    if *cases == 1 { "" } else { "s" },
+                    names.join(", ")
+                )
+            }
+            SampleSource::Defaults => "rendered with input.default".to_string(),
+            SampleSource::BareTemplate => "bare template (no sample variables)".to_string(),
+        }
+    }
+}
+
+/// Sample variable sets for a prompt.
+pub struct Samples {
+    pub source: SampleSource,
+    pub vars: Vec<BTreeMap<String, Value>>,
+}
+
+pub fn samples_for(prompt: &Prompt, suites: &[SuiteFile]) -> Samples {
+    let mine = crate::eval::suite::for_prompt(suites, &prompt.name);
+    let mut vars = Vec::new();
+    let mut paths = Vec::new();
+    for s in &mine {
+        let cv = s.suite.case_vars();
+        if !cv.is_empty() {
+            paths.push(s.path.clone());
+        }
+        vars.extend(cv);
+    }
+    if !vars.is_empty() {
+        return Samples {
+            source: SampleSource::EvalCases {
+                suites: paths,
+                cases: vars.len(),
+            },
+            vars,
+        };
+    }
+    let defaults = prompt.defaults();
+    let used = render::used_vars(prompt);
+    if !used.is_empty() && used.keys().all(|k| defaults.contains_key(k)) {
+        return Samples {
+            source: SampleSource::Defaults,
+            vars: vec![BTreeMap::new()],
+        };
+    }
+    if used.is_empty() {
+        // Nothing to substitute: the template is the request.
+        return Samples {
+            source: SampleSource::Defaults,
+            vars: vec![BTreeMap::new()],
+        };
+    }
+    Samples {
+        source: SampleSource::BareTemplate,
+        vars: Vec::new(),
+    }
+}
+
+/// A prompt's measured size and price.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Measurement {
+    pub prompt: String,
+    pub model: String,
+    pub tokenizer: TokenizerKind,
+    /// False: the counts are estimates (no public tokenizer).
+    pub exact: bool,
+    pub samples: SampleSource,
+    /// The largest rendering, per message.
+    pub worst: RequestTokens,
+    pub max_input_tokens: u64,
+    pub mean_input_tokens: f64,
+    /// The declared `config.max_tokens`, if any.
+    pub output_cap: Option<u64>,
+    /// What the cost assumes for output: the declared cap, else the model's limit.
+    pub output_tokens_priced: u64,
+    pub context_window: u64,
+    /// At the worst-case input and the priced output.
+    pub cost: CallCost,
+    /// Messages of the worst-case rendering.
+    #[serde(skip)]
+    pub messages: Vec<Message>,
+}
+
+pub fn measure(prompt: &Prompt, model: &Model, samples: &Samples) -> Result<Measurement> {
+    let kind = model.info.tokenizer;
+    let renderings: Vec<Vec<Message>> = if samples.source == SampleSource::BareTemplate {
+        vec![render::bare(prompt)]
+    } else {
+        samples
+            .vars
+            .iter()
+            .map(|v| render::render(prompt, v))
+            .collect::<Result<_>>()?
+    };
+    let mut worst: Option<(RequestTokens, Vec<Message>)> = None;
+    let mut sum = 0u64;
+    for msgs in &renderings {
+        let t = tokens::count_messages(kind, msgs);
+        sum += t.total;
+        if worst.as_ref().is_none_or(|(w, _)| t.total > w.total) {
+            worst = Some((t, msgs.clone()));
+        }
+    }
+    let (worst, messages) = worst.unwrap_or_else(|| (tokens::count_messages(kind, &[]), Vec::new()));
+    let n = renderings.len().max(1) as f64;
+    let cap = prompt.front.config.max_tokens;
+    let priced = cap.unwrap_or(model.info.max_output_tokens);
+    Ok(Measurement {
+        prompt: prompt.name.clone(),
+        model: model.id.clone(),
+        tokenizer: kind,
+        exact: kind.is_exact(),
+        samples: samples.source.clone(),
+        max_input_tokens: worst.total,
+        mean_input_tokens: sum as f64 / n,
+        cost: tokens::call_cost(&model.info, worst.total, priced, None),
+        worst,
+        output_cap: cap,
+        output_tokens_priced: priced,
+        context_window: model.info.context_window,
+        messages,
+    })
+}

@@ -1,0 +1,6 @@
+//! CLI tests: the binary as a user runs it. One test binary, one module per
+//! command; shared helpers in `env`.
+
+mod env;
+
+mod basics;
