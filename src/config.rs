@@ -136,8 +136,8 @@ fn toml_error(e: &toml::de::Error, text: &str, path: &Path) -> Error {
     if let Some(rest) = msg.split("unknown field `").nth(1)
         && let Some((field, tail)) = rest.split_once('`')
     {
-        let expected: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
-        err = err.with_hint_opt(suggest(field, expected.iter().copied()));
+        let expected: Vec<String> = crate::yaml::unknown_field(&msg).map(|(_, e)| e).unwrap_or_default();
+        err = err.with_hint_opt(suggest(field, expected.iter().map(String::as_str)));
     }
     err
 }

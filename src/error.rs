@@ -129,11 +129,17 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .collect();
     best.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
     best.dedup_by(|a, b| a.1 == b.1);
-    match best.as_slice() {
-        [] => None,
-        [(_, one)] => Some(format!("did you mean '{one}'?")),
+    // Offer the best match, and others only when they are as close.
+    let top = best.first()?.0;
+    let close: Vec<&str> = best
+        .iter()
+        .take_while(|(s, _)| top - s < 0.01)
+        .map(|(_, n)| *n)
+        .collect();
+    match close.as_slice() {
+        [one] => Some(format!("did you mean '{one}'?")),
         many => {
-            let names: Vec<String> = many.iter().take(3).map(|(_, n)| format!("'{n}'")).collect();
+            let names: Vec<String> = many.iter().take(3).map(|n| format!("'{n}'")).collect();
             Some(format!("did you mean one of {}?", names.join(", ")))
         }
     }

@@ -41,15 +41,18 @@ fn clean_message(raw: &str) -> String {
     cut.trim_end_matches('.').to_string()
 }
 
-/// `unknown field `x`, expected one of `a`, `b`` → ("x", ["a", "b"]).
-fn unknown_field(msg: &str) -> Option<(String, Vec<String>)> {
+/// `unknown field `x`, expected one of a, b` → ("x", ["a", "b"]). Accepts
+/// the names with or without backticks, separated by ", " or " or ".
+pub(crate) fn unknown_field(msg: &str) -> Option<(String, Vec<String>)> {
     let rest = msg.split("unknown field `").nth(1)?;
     let (field, tail) = rest.split_once('`')?;
-    let expected = tail
-        .split('`')
-        .enumerate()
-        .filter(|(i, _)| i % 2 == 1)
-        .map(|(_, s)| s.to_string())
+    let list = tail.split_once("expected ").map(|(_, l)| l).unwrap_or("");
+    let list = list.strip_prefix("one of ").unwrap_or(list);
+    let expected = list
+        .split(", ")
+        .flat_map(|s| s.split(" or "))
+        .map(|s| s.trim().trim_matches('`').to_string())
+        .filter(|s| !s.is_empty() && !s.contains(' '))
         .collect();
     Some((field.to_string(), expected))
 }
