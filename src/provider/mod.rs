@@ -3,10 +3,10 @@
 //! messages, Ollama, the offline `echo`).
 //!
 //! This module owns one call to one model: shaping the request for the
-//! provider's API, the HTTP exchange, parsing the answer and classifying
-//! failures. It must not know about prompt files, eval suites, caching or
-//! reports: the runner hands it a rendered [`ChatRequest`] and gets a
-//! [`ChatResponse`] or a [`ProviderError`] back.
+//! provider's API, the HTTP exchange, parsing the answer, classifying failures
+//! and retrying the transient ones ([`retry`]). It must not know about prompt
+//! files, eval suites, caching or reports: the runner hands it a rendered
+//! [`ChatRequest`] and gets a [`ChatResponse`] or a [`ProviderError`] back.
 //!
 //! API keys come only from the environment, through the `env` function given
 //! to [`build`], and are never logged, stored or put in an error message.
@@ -16,6 +16,7 @@ pub mod echo;
 mod http;
 pub mod ollama;
 pub mod openai;
+pub mod retry;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,6 +30,7 @@ use crate::prompt::ModelConfig;
 use crate::prompt::message::Message;
 
 pub use futures_util::future::BoxFuture;
+pub use retry::{Retry, RetryPolicy};
 
 /// The provider ids [`build`] knows.
 pub const KNOWN: &[&str] = &["anthropic", "echo", "ollama", "openai"];
@@ -264,7 +266,8 @@ pub trait Provider: Send + Sync {
     /// The provider id: `openai`, `anthropic`, `ollama`, `echo`.
     fn id(&self) -> &str;
 
-    /// Send one request. Transports make exactly one attempt.
+    /// Send one request. Transports make exactly one attempt; [`Retry`]
+    /// adds retries around them.
     fn complete<'a>(
         &'a self,
         req: &'a ChatRequest,
@@ -390,15 +393,17 @@ fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     }
 }
 
-/// The provider `provider_id`, configured by `settings`. Every check that
-/// can fail without the network (unknown provider, bad settings, a missing
-/// API key) fails here, before any request.
+/// The provider `provider_id`, configured by `settings`, with retries
+/// ([`Retry`]) already applied: hand it requests, do not wrap it again.
+/// Every check that can fail without the network (unknown provider, bad
+/// settings, a missing API key) fails here, before any request.
 pub fn build(
     provider_id: &str,
     settings: &ProviderSettings,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Arc<dyn Provider>, Error> {
-    transport(provider_id, settings, env)
+    let bare = transport(provider_id, settings, env)?;
+    Ok(Arc::new(Retry::new(bare, RetryPolicy::from(settings))))
 }
 
 /// The bare transport of `provider_id`: one attempt per call, no retries, no
