@@ -3,10 +3,11 @@
 //! messages, Ollama, the offline `echo`).
 //!
 //! This module owns one call to one model: shaping the request for the
-//! provider's API, the HTTP exchange, parsing the answer, classifying failures
-//! and retrying the transient ones ([`retry`]). It must not know about prompt
-//! files, eval suites, caching or reports: the runner hands it a rendered
-//! [`ChatRequest`] and gets a [`ChatResponse`] or a [`ProviderError`] back.
+//! provider's API, the HTTP exchange, parsing the answer, classifying failures,
+//! retrying the transient ones ([`retry`]) and pacing calls ([`limit`]). It
+//! must not know about prompt files, eval suites, caching or reports: the
+//! runner hands it a rendered [`ChatRequest`] and gets a [`ChatResponse`] or a
+//! [`ProviderError`] back.
 //!
 //! API keys come only from the environment, through the `env` function given
 //! to [`build`], and are never logged, stored or put in an error message.
@@ -14,6 +15,7 @@
 pub mod anthropic;
 pub mod echo;
 mod http;
+pub mod limit;
 pub mod ollama;
 pub mod openai;
 pub mod retry;
@@ -30,6 +32,7 @@ use crate::prompt::ModelConfig;
 use crate::prompt::message::Message;
 
 pub use futures_util::future::BoxFuture;
+pub use limit::{Limited, Limits};
 pub use retry::{Retry, RetryPolicy};
 
 /// The provider ids [`build`] knows.
@@ -266,8 +269,8 @@ pub trait Provider: Send + Sync {
     /// The provider id: `openai`, `anthropic`, `ollama`, `echo`.
     fn id(&self) -> &str;
 
-    /// Send one request. Transports make exactly one attempt; [`Retry`]
-    /// adds retries around them.
+    /// Send one request. Transports make exactly one attempt; [`Retry`] and
+    /// [`Limited`] add retries and pacing around them.
     fn complete<'a>(
         &'a self,
         req: &'a ChatRequest,
@@ -297,7 +300,7 @@ pub struct ProviderSettings {
     #[serde(deserialize_with = "de_duration")]
     pub max_total_wait: Duration,
     pub requests_per_minute: Option<u32>,
-    /// Paced on an estimate of each request's tokens.
+    /// Paced on an estimate of each request's tokens (see [`limit`]).
     pub tokens_per_minute: Option<u32>,
     /// Requests in flight at once to this provider.
     pub concurrency: Option<usize>,
@@ -394,16 +397,23 @@ fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
 }
 
 /// The provider `provider_id`, configured by `settings`, with retries
-/// ([`Retry`]) already applied: hand it requests, do not wrap it again.
-/// Every check that can fail without the network (unknown provider, bad
-/// settings, a missing API key) fails here, before any request.
+/// ([`Retry`]) and, where the settings ask for them, rate and concurrency
+/// limits ([`Limited`]) already applied: hand it requests, do not wrap it
+/// again. Every check that can fail without the network (unknown provider,
+/// bad settings, a missing API key) fails here, before any request.
 pub fn build(
     provider_id: &str,
     settings: &ProviderSettings,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Arc<dyn Provider>, Error> {
     let bare = transport(provider_id, settings, env)?;
-    Ok(Arc::new(Retry::new(bare, RetryPolicy::from(settings))))
+    let limits = Limits::from(settings);
+    let inner: Arc<dyn Provider> = if limits.is_unlimited() {
+        bare
+    } else {
+        Arc::new(Limited::new(bare, limits))
+    };
+    Ok(Arc::new(Retry::new(inner, RetryPolicy::from(settings))))
 }
 
 /// The bare transport of `provider_id`: one attempt per call, no retries, no
