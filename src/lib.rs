@@ -7,6 +7,7 @@ pub mod budget;
 pub mod catalog;
 pub mod error;
 pub mod prompt;
+pub mod provider;
 pub mod tokens;
 pub mod yaml;
 
