@@ -6,6 +6,7 @@
 pub mod budget;
 pub mod catalog;
 pub mod error;
+pub mod eval;
 pub mod prompt;
 pub mod tokens;
 pub mod yaml;
