@@ -482,23 +482,21 @@ fn compile_schema(schema: &Value) -> Result<Arc<jsonschema::Validator>, String> 
 /// Output schemas seen through [`Observation::output_schema`] (assertions
 /// not bound with [`Assertion::bind_output_schema`]), compiled once each.
 /// A suite tests one prompt, so a handful of entries is plenty.
-static PROMPT_SCHEMAS: LazyLock<Mutex<Vec<Schema>>> = LazyLock::new(|| Mutex::new(Vec::new()));
+static PROMPT_SCHEMAS: LazyLock<Mutex<Vec<Arc<Schema>>>> = LazyLock::new(|| Mutex::new(Vec::new()));
 const PROMPT_SCHEMA_CACHE: usize = 8;
 
-fn prompt_schema(source: &Value) -> Schema {
+fn prompt_schema(source: &Value) -> Arc<Schema> {
     // A poisoned lock only means another thread panicked mid-push; the list
     // itself is still a valid cache.
     let mut cache = PROMPT_SCHEMAS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(s) = cache.iter().find(|s| &s.source == source) {
-        return s.clone();
+        return Arc::clone(s);
     }
-    let schema = Schema::new(source.clone());
-    // Compile before sharing so every clone carries the compiled form.
-    let _ = schema.compiled();
+    let schema = Arc::new(Schema::new(source.clone()));
     if cache.len() >= PROMPT_SCHEMA_CACHE {
         cache.remove(0);
     }
-    cache.push(schema.clone());
+    cache.push(Arc::clone(&schema));
     schema
 }
 
@@ -723,9 +721,13 @@ fn run(check: &Check, obs: &Observation) -> Outcome {
             Err(why) => measured(false, why),
         },
         Check::JsonSchema(schema) => {
+            let cached;
             let schema = match (schema, obs.output_schema) {
-                (Some(s), _) => s.clone(),
-                (None, Some(src)) => prompt_schema(src),
+                (Some(s), _) => s,
+                (None, Some(src)) => {
+                    cached = prompt_schema(src);
+                    &*cached
+                }
                 (None, None) => {
                     return Outcome::Unmeasured(
                         "json-schema has no `value` and the prompt declares no output.schema".into(),
