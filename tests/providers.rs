@@ -18,15 +18,11 @@ use promptctl::ErrorKind;
 use promptctl::prompt::ModelConfig;
 use promptctl::prompt::message::{Message, Role};
 use promptctl::provider::{
-    self, ChatRequest, FinishReason, Provider, ProviderErrorKind as K, ProviderSettings, Retry,
-    RetryPolicy, Usage,
+    self, ChatRequest, FinishReason, Provider, ProviderErrorKind as K, ProviderSettings, Retry, RetryPolicy, Usage,
 };
 
 fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-    let map: BTreeMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     move |k| map.get(k).cloned()
 }
 
@@ -92,9 +88,7 @@ async fn openai_sends_the_documented_request_and_parses_the_answer() {
         .and(path("/v1/chat/completions"))
         .and(header("authorization", "Bearer sk-test"))
         .and(header("content-type", "application/json"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(completion("{\"label\":\"refund\"}")),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion("{\"label\":\"refund\"}")))
         .expect(1)
         .mount(&server)
         .await;
@@ -149,11 +143,7 @@ async fn openai_compatible_servers_get_no_key_unless_configured_and_extra_header
         .await;
     let settings = ProviderSettings {
         base_url: Some(format!("{}/v1", server.uri())),
-        headers: [(
-            "HTTP-Referer".to_string(),
-            "https://example.com".to_string(),
-        )]
-        .into(),
+        headers: [("HTTP-Referer".to_string(), "https://example.com".to_string())].into(),
         ..ProviderSettings::default()
     };
     // The user's OpenAI key is in the environment, but the server is the repository's choice.
@@ -165,10 +155,7 @@ async fn openai_compatible_servers_get_no_key_unless_configured_and_extra_header
         api_key_env: Some("VLLM_API_KEY".into()),
         ..settings.clone()
     };
-    let env = env_of(&[
-        ("OPENAI_API_KEY", "sk-secret"),
-        ("VLLM_API_KEY", "local-key"),
-    ]);
+    let env = env_of(&[("OPENAI_API_KEY", "sk-secret"), ("VLLM_API_KEY", "local-key")]);
     let p = provider::build("openai", &named, &env).unwrap();
     p.complete(&request("llama-3.1-8b")).await.unwrap();
 
@@ -252,10 +239,7 @@ async fn ollama_sends_the_documented_request_and_parses_the_answer() {
 
     assert_eq!(r.text, "{\"label\": \"refund\"}");
     assert_eq!(r.finish_reason, FinishReason::Stop);
-    assert_eq!(
-        r.usage.map(|u| (u.input_tokens, u.output_tokens)),
-        Some((26, 9))
-    );
+    assert_eq!(r.usage.map(|u| (u.input_tokens, u.output_tokens)), Some((26, 9)));
     let sent = &server.received_requests().await.unwrap()[0];
     assert!(!sent.headers.contains_key("authorization"));
     assert_eq!(
@@ -296,9 +280,7 @@ async fn a_missing_key_fails_before_any_request() {
         api_key_env: Some("OPENAI_API_KEY".into()),
         ..ProviderSettings::default()
     };
-    let err = provider::build("openai", &settings, &env_of(&[]))
-        .err()
-        .unwrap();
+    let err = provider::build("openai", &settings, &env_of(&[])).err().unwrap();
     assert_eq!(err.kind, ErrorKind::Input);
     assert_eq!(err.kind.exit_code(), 2);
     assert!(err.message.contains("OPENAI_API_KEY"), "{}", err.message);
@@ -314,9 +296,7 @@ async fn rate_limit_waits_retry_after_then_succeeds() {
         .respond_with(
             ResponseTemplate::new(429)
                 .insert_header("retry-after", "1")
-                .set_body_json(
-                    json!({"error": {"message": "Rate limit reached", "type": "requests"}}),
-                ),
+                .set_body_json(json!({"error": {"message": "Rate limit reached", "type": "requests"}})),
         )
         .up_to_n_times(1)
         .mount(&server)
@@ -329,11 +309,7 @@ async fn rate_limit_waits_retry_after_then_succeeds() {
     let start = Instant::now();
     let r = p.complete(&request("gpt-4o-mini")).await.unwrap();
     assert_eq!(r.attempts, 2);
-    assert!(
-        start.elapsed() >= Duration::from_secs(1),
-        "{:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() >= Duration::from_secs(1), "{:?}", start.elapsed());
     assert_eq!(requests_to(&server).await, 2);
 }
 
@@ -362,8 +338,7 @@ async fn persistent_5xx_fails_after_max_attempts_with_the_count() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(
-            ResponseTemplate::new(500)
-                .set_body_json(json!({"error": {"message": "The server had an error"}})),
+            ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "The server had an error"}})),
         )
         .mount(&server)
         .await;
@@ -386,9 +361,11 @@ async fn persistent_5xx_fails_after_max_attempts_with_the_count() {
 async fn anthropic_overloaded_529_is_retried() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(529).set_body_json(
-            json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
-        ))
+        .respond_with(
+            ResponseTemplate::new(529).set_body_json(
+                json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+            ),
+        )
         .up_to_n_times(1)
         .mount(&server)
         .await;
@@ -399,15 +376,9 @@ async fn anthropic_overloaded_529_is_retried() {
         })))
         .mount(&server)
         .await;
-    let env = env_of(&[
-        ("ANTHROPIC_API_KEY", "k"),
-        ("ANTHROPIC_BASE_URL", &server.uri()),
-    ]);
+    let env = env_of(&[("ANTHROPIC_API_KEY", "k"), ("ANTHROPIC_BASE_URL", &server.uri())]);
     let bare = provider::transport("anthropic", &ProviderSettings::default(), &env).unwrap();
-    let r = fast(bare, 3)
-        .complete(&request("claude-haiku-4-5"))
-        .await
-        .unwrap();
+    let r = fast(bare, 3).complete(&request("claude-haiku-4-5")).await.unwrap();
     assert_eq!((r.text.as_str(), r.attempts), ("fine", 2));
 }
 
@@ -442,9 +413,8 @@ async fn ollama_unknown_model_carries_ollamas_message() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(
-            ResponseTemplate::new(404).set_body_json(
-                json!({"error": "model \"llama9\" not found, try pulling it first"}),
-            ),
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"error": "model \"llama9\" not found, try pulling it first"})),
         )
         .mount(&server)
         .await;
@@ -458,11 +428,7 @@ async fn ollama_unknown_model_carries_ollamas_message() {
         .await
         .unwrap_err();
     assert_eq!(err.kind, K::Client);
-    assert!(
-        err.message.contains("model \"llama9\" not found"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains("model \"llama9\" not found"), "{}", err.message);
     assert_eq!(requests_to(&server).await, 1);
 }
 
@@ -503,11 +469,7 @@ async fn a_server_that_never_answers_in_time_is_a_timeout_error() {
         .await
         .unwrap_err();
     assert_eq!(err.kind, K::Timeout);
-    assert!(
-        err.message.contains("gave up after 2 attempts"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains("gave up after 2 attempts"), "{}", err.message);
     assert_eq!(requests_to(&server).await, 2);
 }
 
@@ -651,11 +613,7 @@ async fn resets_every_time_end_in_a_connection_error() {
         .await
         .unwrap_err();
     assert_eq!(err.kind, K::Connection);
-    assert!(
-        err.message.contains("gave up after 3 attempts"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains("gave up after 3 attempts"), "{}", err.message);
     assert_eq!(conns.load(Ordering::SeqCst), 3);
 }
 
@@ -731,9 +689,5 @@ async fn build_applies_retries_from_the_settings() {
         .await
         .unwrap_err();
     assert_eq!(err.kind, K::Server);
-    assert_eq!(
-        requests_to(&server).await,
-        1,
-        "max_attempts = 1 never retries"
-    );
+    assert_eq!(requests_to(&server).await, 1, "max_attempts = 1 never retries");
 }

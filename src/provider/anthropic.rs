@@ -22,8 +22,8 @@ use serde_json::{Map, Value, json};
 
 use super::http::{self, Http};
 use super::{
-    BoxFuture, ChatRequest, ChatResponse, FinishReason, Provider, ProviderError, ProviderErrorKind,
-    ProviderSettings, Usage,
+    BoxFuture, ChatRequest, ChatResponse, FinishReason, Provider, ProviderError, ProviderErrorKind, ProviderSettings,
+    Usage,
 };
 use crate::error::Error;
 use crate::prompt::message::Role;
@@ -43,12 +43,8 @@ pub struct Anthropic {
 }
 
 impl Anthropic {
-    pub fn new(
-        settings: &ProviderSettings,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Anthropic, Error> {
-        let (base, source) =
-            super::resolve_base("anthropic", settings, env, BASE_URL_VAR, DEFAULT_BASE_URL)?;
+    pub fn new(settings: &ProviderSettings, env: &dyn Fn(&str) -> Option<String>) -> Result<Anthropic, Error> {
+        let (base, source) = super::resolve_base("anthropic", settings, env, BASE_URL_VAR, DEFAULT_BASE_URL)?;
         let mut headers = match super::resolve_key("anthropic", settings, env, KEY_VAR, source)? {
             Some(key) => http::key_header("anthropic", "x-api-key", &key.value, &key.var)?,
             None => HeaderMap::new(),
@@ -69,10 +65,7 @@ impl Provider for Anthropic {
         "anthropic"
     }
 
-    fn complete<'a>(
-        &'a self,
-        req: &'a ChatRequest,
-    ) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
+    fn complete<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
         Box::pin(async move {
             let reply = self.http.post_json(&self.url, &request_body(req)).await?;
             let mut resp = parse_response(&reply.body)?;
@@ -87,10 +80,7 @@ pub fn request_body(req: &ChatRequest) -> Value {
     let c = &req.config;
     let mut b = Map::new();
     b.insert("model".into(), json!(req.model));
-    b.insert(
-        "max_tokens".into(),
-        json!(c.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)),
-    );
+    b.insert("max_tokens".into(), json!(c.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)));
     let system: Vec<&str> = req
         .messages
         .iter()
@@ -124,16 +114,12 @@ pub fn request_body(req: &ChatRequest) -> Value {
 
 /// Parse a Messages API response: text blocks joined, other blocks skipped.
 pub fn parse_response(body: &Value) -> Result<ChatResponse, ProviderError> {
-    let bad = |what: &str| {
-        ProviderError::new(ProviderErrorKind::BadResponse, format!("anthropic: {what}"))
-    };
+    let bad = |what: &str| ProviderError::new(ProviderErrorKind::BadResponse, format!("anthropic: {what}"));
     let blocks = match body.get("content").and_then(Value::as_array) {
         Some(blocks) => blocks,
         None => {
             return Err(match http::server_message(body.to_string().as_bytes()) {
-                Some(msg) => bad(&format!(
-                    "the response has no `content` but an error: {msg}"
-                )),
+                Some(msg) => bad(&format!("the response has no `content` but an error: {msg}")),
                 None => bad("the response has no `content` list"),
             });
         }
@@ -166,10 +152,7 @@ pub fn parse_response(body: &Value) -> Result<ChatResponse, ProviderError> {
         text,
         finish_reason,
         usage,
-        model: body
-            .get("model")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        model: body.get("model").and_then(Value::as_str).map(str::to_string),
         latency_ms: 0,
         attempts: 1,
     })
@@ -262,22 +245,17 @@ mod tests {
         assert_eq!(reason("stop_sequence"), FinishReason::Stop);
         assert_eq!(reason("tool_use"), FinishReason::ToolCalls);
         assert_eq!(reason("refusal"), FinishReason::ContentFilter);
-        assert_eq!(
-            reason("pause_turn"),
-            FinishReason::Other("pause_turn".into())
-        );
+        assert_eq!(reason("pause_turn"), FinishReason::Other("pause_turn".into()));
     }
 
     #[test]
     fn malformed_shapes_are_bad_responses() {
         for body in [json!({}), json!({"content": "x"}), json!(null)] {
-            assert_eq!(
-                parse_response(&body).unwrap_err().kind,
-                ProviderErrorKind::BadResponse
-            );
+            assert_eq!(parse_response(&body).unwrap_err().kind, ProviderErrorKind::BadResponse);
         }
-        let e = parse_response(&json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}))
-            .unwrap_err();
+        let e =
+            parse_response(&json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}))
+                .unwrap_err();
         assert!(e.message.contains("Overloaded"), "{}", e.message);
     }
 }

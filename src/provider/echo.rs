@@ -14,10 +14,7 @@ impl Provider for Echo {
         "echo"
     }
 
-    fn complete<'a>(
-        &'a self,
-        req: &'a ChatRequest,
-    ) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
+    fn complete<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
         let start = Instant::now();
         let text = req
             .messages

@@ -34,24 +34,14 @@ pub(crate) struct Reply {
 impl Http {
     /// A client with the settings' timeout and extra headers, and `auth`
     /// (already marked sensitive) on every request.
-    pub fn new(
-        provider: &'static str,
-        settings: &ProviderSettings,
-        auth: HeaderMap,
-    ) -> Result<Http, Error> {
+    pub fn new(provider: &'static str, settings: &ProviderSettings, auth: HeaderMap) -> Result<Http, Error> {
         let mut headers = HeaderMap::new();
         for (name, value) in &settings.headers {
             // validate() has checked both; a failure here is still an input error, not a panic.
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                Error::input(format!(
-                    "[providers.{provider}] headers: invalid header name '{name}'"
-                ))
-            })?;
-            let value = HeaderValue::from_str(value).map_err(|_| {
-                Error::input(format!(
-                    "[providers.{provider}] headers: invalid value for '{name}'"
-                ))
-            })?;
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Error::input(format!("[providers.{provider}] headers: invalid header name '{name}'")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| Error::input(format!("[providers.{provider}] headers: invalid value for '{name}'")))?;
             headers.insert(name, value);
         }
         // The key wins over a same-named extra header.
@@ -62,12 +52,7 @@ impl Http {
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(CONNECT_TIMEOUT_MAX))
             .build()
-            .map_err(|e| {
-                Error::external(format!(
-                    "{provider}: cannot set up the HTTP client: {}",
-                    chain(&e)
-                ))
-            })?;
+            .map_err(|e| Error::external(format!("{provider}: cannot set up the HTTP client: {}", chain(&e))))?;
         Ok(Http { client, provider })
     }
 
@@ -85,10 +70,7 @@ impl Http {
             .map_err(|e| self.transport_error(&e, url, false))?;
         let status = resp.status();
         let retry_after = retry_after(resp.headers(), SystemTime::now());
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(&e, url, true))?;
+        let bytes = resp.bytes().await.map_err(|e| self.transport_error(&e, url, true))?;
         let latency_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         if !status.is_success() {
             let mut err = status_error(p, status, &bytes);
@@ -98,10 +80,7 @@ impl Http {
         let body: Value = serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::new(
                 K::BadResponse,
-                format!(
-                    "{p}: the response is not valid JSON ({e}): {}",
-                    quote(&bytes)
-                ),
+                format!("{p}: the response is not valid JSON ({e}): {}", quote(&bytes)),
             )
         })?;
         Ok(Reply { body, latency_ms })
@@ -117,10 +96,7 @@ impl Http {
             );
         }
         if e.is_connect() {
-            return ProviderError::new(
-                K::Connection,
-                format!("{p}: cannot connect to {url} ({detail})"),
-            );
+            return ProviderError::new(K::Connection, format!("{p}: cannot connect to {url} ({detail})"));
         }
         if reading_body {
             return ProviderError::new(
@@ -128,21 +104,13 @@ impl Http {
                 format!("{p}: the response from {url} was cut short ({detail})"),
             );
         }
-        ProviderError::new(
-            K::Connection,
-            format!("{p}: the connection to {url} failed ({detail})"),
-        )
+        ProviderError::new(K::Connection, format!("{p}: the connection to {url} failed ({detail})"))
     }
 }
 
 /// One header carrying a key, marked sensitive so it never shows in debug
 /// output. The key itself never appears in an error.
-pub(crate) fn key_header(
-    provider: &str,
-    name: &'static str,
-    value: &str,
-    var: &str,
-) -> Result<HeaderMap, Error> {
+pub(crate) fn key_header(provider: &str, name: &'static str, value: &str, var: &str) -> Result<HeaderMap, Error> {
     let mut v = HeaderValue::from_str(value).map_err(|_| {
         Error::input(format!(
             "{provider}: the API key in {var} has characters an HTTP header cannot carry"
@@ -206,8 +174,7 @@ pub(crate) fn server_message(body: &[u8]) -> Option<String> {
 /// How long the server asks us to wait: `retry-after-ms` (OpenAI), else
 /// `Retry-After` as delta-seconds or an HTTP-date (RFC 9110 §10.2.3).
 pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    if let Some(ms) =
-        header_str(headers, "retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok())
+    if let Some(ms) = header_str(headers, "retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok())
         && let Ok(d) = Duration::try_from_secs_f64(ms / 1000.0)
     {
         return Some(d);
@@ -274,10 +241,7 @@ mod tests {
     fn retry_after_reads_seconds_dates_and_milliseconds() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480); // Wed, 21 Oct 2015 07:28:00 GMT
         assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
-        assert_eq!(
-            parse_retry_after(" 1.5 ", now),
-            Some(Duration::from_millis(1500))
-        );
+        assert_eq!(parse_retry_after(" 1.5 ", now), Some(Duration::from_millis(1500)));
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
             Some(Duration::from_secs(30))
@@ -317,21 +281,14 @@ mod tests {
 
     #[test]
     fn error_messages_quote_the_server() {
-        let openai =
-            br#"{"error":{"message":"Invalid model 'gpt-9'","type":"invalid_request_error"}}"#;
+        let openai = br#"{"error":{"message":"Invalid model 'gpt-9'","type":"invalid_request_error"}}"#;
         let e = status_error("openai", StatusCode::BAD_REQUEST, openai);
-        assert_eq!(
-            e.message,
-            "openai: HTTP 400 Bad Request: Invalid model 'gpt-9'"
-        );
+        assert_eq!(e.message, "openai: HTTP 400 Bad Request: Invalid model 'gpt-9'");
         assert_eq!(e.status, Some(400));
 
         let ollama = br#"{"error":"model 'llama9' not found"}"#;
         let e = status_error("ollama", StatusCode::NOT_FOUND, ollama);
-        assert_eq!(
-            e.message,
-            "ollama: HTTP 404 Not Found: model 'llama9' not found"
-        );
+        assert_eq!(e.message, "ollama: HTTP 404 Not Found: model 'llama9' not found");
 
         let e = status_error("anthropic", StatusCode::from_u16(529).unwrap(), b"");
         assert_eq!(e.message, "anthropic: HTTP 529 Overloaded");
@@ -339,15 +296,10 @@ mod tests {
         let html = "<html>".to_string() + &"x".repeat(1000);
         let e = status_error("openai", StatusCode::BAD_GATEWAY, html.as_bytes());
         assert!(
-            e.message
-                .starts_with("openai: HTTP 502 Bad Gateway: <html>xxx"),
+            e.message.starts_with("openai: HTTP 502 Bad Gateway: <html>xxx"),
             "{}",
             e.message
         );
-        assert!(
-            e.message.chars().count() < 400,
-            "long bodies are cut: {}",
-            e.message
-        );
+        assert!(e.message.chars().count() < 400, "long bodies are cut: {}", e.message);
     }
 }

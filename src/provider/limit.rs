@@ -75,10 +75,7 @@ impl Provider for Limited {
         self.inner.id()
     }
 
-    fn complete<'a>(
-        &'a self,
-        req: &'a ChatRequest,
-    ) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
+    fn complete<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
         Box::pin(async move {
             // A slot first, then the pace: a request that got its turn from
             // the bucket goes out at once instead of queueing for a slot and
@@ -222,10 +219,7 @@ mod tests {
         fn id(&self) -> &str {
             "probe"
         }
-        fn complete<'a>(
-            &'a self,
-            _: &'a ChatRequest,
-        ) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
+        fn complete<'a>(&'a self, _: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
             Box::pin(async move {
                 self.starts.lock().unwrap().push(Instant::now());
                 let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
@@ -285,12 +279,7 @@ mod tests {
     async fn without_limits_calls_overlap() {
         // The control for the test above: the probe does see overlap.
         let probe = Arc::new(Probe::default());
-        run_all(
-            Arc::new(Limited::new(probe.clone(), Limits::default())),
-            20,
-            None,
-        )
-        .await;
+        run_all(Arc::new(Limited::new(probe.clone(), Limits::default())), 20, None).await;
         assert_eq!(probe.max_in_flight.load(Ordering::SeqCst), 20);
     }
 
@@ -303,13 +292,7 @@ mod tests {
         };
         let t0 = Instant::now();
         run_all(Arc::new(Limited::new(probe.clone(), limits)), 5, None).await;
-        let mut starts: Vec<Duration> = probe
-            .starts
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|s| *s - t0)
-            .collect();
+        let mut starts: Vec<Duration> = probe.starts.lock().unwrap().iter().map(|s| *s - t0).collect();
         starts.sort();
         // Two fit the bucket of one second (capacity 2), then one per 500 ms.
         let expected = [0.0, 0.0, 0.5, 1.0, 1.5].map(secs);
@@ -329,13 +312,7 @@ mod tests {
         };
         let t0 = Instant::now();
         run_all(Arc::new(Limited::new(probe.clone(), limits)), 3, Some(96)).await;
-        let mut starts: Vec<Duration> = probe
-            .starts
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|s| *s - t0)
-            .collect();
+        let mut starts: Vec<Duration> = probe.starts.lock().unwrap().iter().map(|s| *s - t0).collect();
         starts.sort();
         // First goes (100 left → -100); next waits 2 s (→ -300), next 4 s.
         let expected = [0.0, 2.0, 4.0].map(secs);

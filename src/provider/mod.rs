@@ -240,14 +240,10 @@ impl From<ProviderError> for Error {
         use ProviderErrorKind as K;
         let kind = match e.kind {
             K::MissingKey | K::Client | K::Offline => ErrorKind::Input,
-            K::RateLimited | K::Server | K::Timeout | K::Connection | K::BadResponse => {
-                ErrorKind::External
-            }
+            K::RateLimited | K::Server | K::Timeout | K::Connection | K::BadResponse => ErrorKind::External,
         };
         let hint = match (e.kind, e.status) {
-            (K::MissingKey, _) => {
-                Some("set it in the environment; promptctl reads keys from nowhere else")
-            }
+            (K::MissingKey, _) => Some("set it in the environment; promptctl reads keys from nowhere else"),
             (K::Client, Some(401 | 403)) => Some("check the API key in the environment"),
             (K::Client, Some(404)) => Some("check the model name and the provider's base URL"),
             (K::RateLimited, _) => Some(
@@ -271,10 +267,7 @@ pub trait Provider: Send + Sync {
 
     /// Send one request. Transports make exactly one attempt; [`Retry`] and
     /// [`Limited`] add retries and pacing around them.
-    fn complete<'a>(
-        &'a self,
-        req: &'a ChatRequest,
-    ) -> BoxFuture<'a, Result<ChatResponse, ProviderError>>;
+    fn complete<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, ProviderError>>;
 }
 
 /// Settings of one provider: a `[providers.<id>]` table in promptctl.toml.
@@ -328,11 +321,7 @@ impl Default for ProviderSettings {
 impl ProviderSettings {
     /// Reject settings that cannot work, naming the key.
     pub fn validate(&self, provider_id: &str) -> Result<(), Error> {
-        let bad = |key: &str, why: &str| {
-            Err(Error::input(format!(
-                "[providers.{provider_id}] {key}: {why}"
-            )))
-        };
+        let bad = |key: &str, why: &str| Err(Error::input(format!("[providers.{provider_id}] {key}: {why}")));
         if self.timeout.is_zero() {
             return bad("timeout", "must be more than zero");
         }
@@ -355,10 +344,7 @@ impl ProviderSettings {
         }
         for (name, value) in &self.headers {
             if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                return bad(
-                    "headers",
-                    &format!("'{name}' is not a valid HTTP header name"),
-                );
+                return bad("headers", &format!("'{name}' is not a valid HTTP header name"));
             }
             if reqwest::header::HeaderValue::from_str(value).is_err() {
                 return bad(
@@ -383,14 +369,13 @@ fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     }
     match Raw::deserialize(d)? {
         Raw::Int(s) => Ok(Duration::from_secs(s)),
-        Raw::Float(s) => Duration::try_from_secs_f64(s)
-            .map_err(|_| D::Error::custom("a duration must be zero or more seconds")),
+        Raw::Float(s) => {
+            Duration::try_from_secs_f64(s).map_err(|_| D::Error::custom("a duration must be zero or more seconds"))
+        }
         Raw::Text(t) => {
-            let span: jiff::SignedDuration = t.parse().map_err(|e| {
-                D::Error::custom(format!(
-                    "'{t}' is not a duration (try \"30s\" or \"2m\"): {e}"
-                ))
-            })?;
+            let span: jiff::SignedDuration = t
+                .parse()
+                .map_err(|e| D::Error::custom(format!("'{t}' is not a duration (try \"30s\" or \"2m\"): {e}")))?;
             Duration::try_from(span).map_err(|_| D::Error::custom(format!("'{t}' is negative")))
         }
     }
@@ -467,16 +452,8 @@ fn resolve_base(
     base_env: &str,
     default: &str,
 ) -> Result<(String, BaseSource), Error> {
-    let (url, source, origin) = if let Some(b) = settings
-        .base_url
-        .as_deref()
-        .filter(|b| !b.trim().is_empty())
-    {
-        (
-            b,
-            BaseSource::Settings,
-            format!("[providers.{provider}] base_url"),
-        )
+    let (url, source, origin) = if let Some(b) = settings.base_url.as_deref().filter(|b| !b.trim().is_empty()) {
+        (b, BaseSource::Settings, format!("[providers.{provider}] base_url"))
     } else if let Some(b) = env_nonempty(env, base_env) {
         return finish_base(provider, &b, BaseSource::Env, base_env, default);
     } else {
@@ -495,21 +472,14 @@ fn finish_base(
     let url = url.trim().trim_end_matches('/').to_string();
     check_url(provider, &url, origin)?;
     // Naming the provider's own API explicitly is still the provider's own API.
-    let source = if url == default {
-        BaseSource::Default
-    } else {
-        source
-    };
+    let source = if url == default { BaseSource::Default } else { source };
     Ok((url, source))
 }
 
 /// An http(s) URL, or an input error that says where the bad one came from.
 fn check_url(provider: &str, url: &str, origin: &str) -> Result<reqwest::Url, Error> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| {
-        Error::input(format!(
-            "{provider}: base URL '{url}' from {origin} is not a URL: {e}"
-        ))
-    })?;
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| Error::input(format!("{provider}: base URL '{url}' from {origin} is not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(Error::input(format!(
             "{provider}: base URL '{url}' from {origin} is not http or https"
@@ -555,9 +525,7 @@ fn resolve_key(
         return get(var).map(Some).ok_or_else(|| missing(var));
     }
     match source {
-        BaseSource::Default => get(default_var)
-            .map(Some)
-            .ok_or_else(|| missing(default_var)),
+        BaseSource::Default => get(default_var).map(Some).ok_or_else(|| missing(default_var)),
         BaseSource::Env => Ok(get(default_var)),
         BaseSource::Settings => Ok(None),
     }

@@ -18,8 +18,8 @@ use serde_json::{Map, Value, json};
 
 use super::http::{self, Http};
 use super::{
-    BoxFuture, ChatRequest, ChatResponse, FinishReason, Provider, ProviderError, ProviderErrorKind,
-    ProviderSettings, Usage,
+    BoxFuture, ChatRequest, ChatResponse, FinishReason, Provider, ProviderError, ProviderErrorKind, ProviderSettings,
+    Usage,
 };
 use crate::error::Error;
 
@@ -33,15 +33,8 @@ pub struct Ollama {
 }
 
 impl Ollama {
-    pub fn new(
-        settings: &ProviderSettings,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Ollama, Error> {
-        let (raw, origin) = match settings
-            .base_url
-            .as_deref()
-            .filter(|b| !b.trim().is_empty())
-        {
+    pub fn new(settings: &ProviderSettings, env: &dyn Fn(&str) -> Option<String>) -> Result<Ollama, Error> {
+        let (raw, origin) = match settings.base_url.as_deref().filter(|b| !b.trim().is_empty()) {
             Some(b) => (b.to_string(), "[providers.ollama] base_url".to_string()),
             None => match super::env_nonempty(env, HOST_VAR) {
                 Some(h) => (h, HOST_VAR.to_string()),
@@ -51,15 +44,9 @@ impl Ollama {
         let base = normalize_host(&raw, &origin)?;
         let auth = match &settings.api_key_env {
             Some(var) => {
-                let key =
-                    super::resolve_key("ollama", settings, env, var, super::BaseSource::Settings)?
-                        .ok_or_else(|| Error::input(format!("{var} is not set")))?;
-                http::key_header(
-                    "ollama",
-                    "authorization",
-                    &format!("Bearer {}", key.value),
-                    &key.var,
-                )?
+                let key = super::resolve_key("ollama", settings, env, var, super::BaseSource::Settings)?
+                    .ok_or_else(|| Error::input(format!("{var} is not set")))?;
+                http::key_header("ollama", "authorization", &format!("Bearer {}", key.value), &key.var)?
             }
             None => HeaderMap::new(),
         };
@@ -83,11 +70,8 @@ pub fn normalize_host(raw: &str, origin: &str) -> Result<String, Error> {
     let mut url = super::check_url("ollama", &with_scheme, origin)?;
     if !has_scheme && !authority_has_port(raw) {
         // A host-only URL always accepts a port; keep the error path anyway.
-        url.set_port(Some(DEFAULT_PORT)).map_err(|_| {
-            Error::input(format!(
-                "ollama: host '{raw}' from {origin} cannot take a port"
-            ))
-        })?;
+        url.set_port(Some(DEFAULT_PORT))
+            .map_err(|_| Error::input(format!("ollama: host '{raw}' from {origin} cannot take a port")))?;
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
@@ -108,10 +92,7 @@ impl Provider for Ollama {
         "ollama"
     }
 
-    fn complete<'a>(
-        &'a self,
-        req: &'a ChatRequest,
-    ) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
+    fn complete<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
         Box::pin(async move {
             let reply = self.http.post_json(&self.url, &request_body(req)).await?;
             let mut resp = parse_response(&reply.body)?;
@@ -137,10 +118,7 @@ pub fn request_body(req: &ChatRequest) -> Value {
     put("seed", c.seed.map(|v| json!(v)));
     put("presence_penalty", c.presence_penalty.map(|v| json!(v)));
     put("frequency_penalty", c.frequency_penalty.map(|v| json!(v)));
-    put(
-        "stop",
-        c.stop.as_ref().filter(|s| !s.is_empty()).map(|v| json!(v)),
-    );
+    put("stop", c.stop.as_ref().filter(|s| !s.is_empty()).map(|v| json!(v)));
     let messages: Vec<Value> = req
         .messages
         .iter()
@@ -163,13 +141,10 @@ pub fn request_body(req: &ChatRequest) -> Value {
 
 /// Parse an `/api/chat` response (non-streaming).
 pub fn parse_response(body: &Value) -> Result<ChatResponse, ProviderError> {
-    let bad =
-        |what: &str| ProviderError::new(ProviderErrorKind::BadResponse, format!("ollama: {what}"));
+    let bad = |what: &str| ProviderError::new(ProviderErrorKind::BadResponse, format!("ollama: {what}"));
     let Some(text) = body.pointer("/message/content").and_then(Value::as_str) else {
         return Err(match http::server_message(body.to_string().as_bytes()) {
-            Some(msg) => bad(&format!(
-                "the response has no `message.content` but an error: {msg}"
-            )),
+            Some(msg) => bad(&format!("the response has no `message.content` but an error: {msg}")),
             None => bad("the response has no `message.content`"),
         });
     };
@@ -197,10 +172,7 @@ pub fn parse_response(body: &Value) -> Result<ChatResponse, ProviderError> {
         text: text.to_string(),
         finish_reason,
         usage,
-        model: body
-            .get("model")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        model: body.get("model").and_then(Value::as_str).map(str::to_string),
         latency_ms: 0,
         attempts: 1,
     })
@@ -221,10 +193,7 @@ mod tests {
         assert_eq!(n("gpu-box/"), "http://gpu-box:11434");
         assert_eq!(n("[::1]"), "http://[::1]:11434");
         assert_eq!(n("[::1]:9000"), "http://[::1]:9000");
-        assert_eq!(
-            n("https://ollama.example.com"),
-            "https://ollama.example.com"
-        );
+        assert_eq!(n("https://ollama.example.com"), "https://ollama.example.com");
         assert_eq!(
             n("https://ollama.example.com/proxy/"),
             "https://ollama.example.com/proxy"
@@ -237,10 +206,7 @@ mod tests {
     fn options_carry_the_sampling_and_format_the_json_mode() {
         let mut req = ChatRequest {
             model: "llama3.1:8b".into(),
-            messages: vec![
-                Message::new(Role::System, "s"),
-                Message::new(Role::User, "u"),
-            ],
+            messages: vec![Message::new(Role::System, "s"), Message::new(Role::User, "u")],
             config: ModelConfig {
                 temperature: Some(0.2),
                 max_tokens: Some(64),
@@ -280,10 +246,7 @@ mod tests {
         let r = parse_response(&body).unwrap();
         assert_eq!(r.text, "hi");
         assert_eq!(r.finish_reason, FinishReason::Length);
-        assert_eq!(
-            r.usage.map(|u| (u.input_tokens, u.output_tokens)),
-            Some((26, 290))
-        );
+        assert_eq!(r.usage.map(|u| (u.input_tokens, u.output_tokens)), Some((26, 290)));
         let cached = json!({"message": {"content": "x"}, "done": true, "eval_count": 3});
         let r = parse_response(&cached).unwrap();
         assert_eq!(r.finish_reason, FinishReason::Stop);

@@ -24,8 +24,8 @@ use serde_json::{Map, Value, json};
 
 use super::http::{self, Http};
 use super::{
-    BaseSource, BoxFuture, ChatRequest, ChatResponse, FinishReason, Provider, ProviderError,
-    ProviderErrorKind, ProviderSettings, Usage,
+    BaseSource, BoxFuture, ChatRequest, ChatResponse, FinishReason, Provider, ProviderError, ProviderErrorKind,
+    ProviderSettings, Usage,
 };
 use crate::error::Error;
 
@@ -42,27 +42,14 @@ pub struct OpenAi {
 }
 
 impl OpenAi {
-    pub fn new(
-        settings: &ProviderSettings,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<OpenAi, Error> {
-        let (base, source) =
-            super::resolve_base("openai", settings, env, BASE_URL_VAR, DEFAULT_BASE_URL)?;
+    pub fn new(settings: &ProviderSettings, env: &dyn Fn(&str) -> Option<String>) -> Result<OpenAi, Error> {
+        let (base, source) = super::resolve_base("openai", settings, env, BASE_URL_VAR, DEFAULT_BASE_URL)?;
         let official = source == BaseSource::Default
             || reqwest::Url::parse(&base).is_ok_and(|u| u.host_str() == Some(OFFICIAL_HOST));
         // An explicit OpenAI host still needs the key, wherever it was named.
-        let source = if official {
-            BaseSource::Default
-        } else {
-            source
-        };
+        let source = if official { BaseSource::Default } else { source };
         let auth = match super::resolve_key("openai", settings, env, KEY_VAR, source)? {
-            Some(key) => http::key_header(
-                "openai",
-                "authorization",
-                &format!("Bearer {}", key.value),
-                &key.var,
-            )?,
+            Some(key) => http::key_header("openai", "authorization", &format!("Bearer {}", key.value), &key.var)?,
             None => HeaderMap::new(),
         };
         Ok(OpenAi {
@@ -78,10 +65,7 @@ impl Provider for OpenAi {
         "openai"
     }
 
-    fn complete<'a>(
-        &'a self,
-        req: &'a ChatRequest,
-    ) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
+    fn complete<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
         Box::pin(async move {
             let body = request_body(req, self.official);
             let reply = self.http.post_json(&self.url, &body).await?;
@@ -160,17 +144,14 @@ fn put<T: serde::Serialize>(b: &mut Map<String, Value>, key: &str, v: Option<T>)
 /// parts has its text parts joined; a refusal (`message.refusal`) with no
 /// content becomes the text, since it is what the model answered.
 pub fn parse_response(body: &Value) -> Result<ChatResponse, ProviderError> {
-    let bad =
-        |what: &str| ProviderError::new(ProviderErrorKind::BadResponse, format!("openai: {what}"));
+    let bad = |what: &str| ProviderError::new(ProviderErrorKind::BadResponse, format!("openai: {what}"));
     let choice = match body.get("choices").and_then(Value::as_array) {
         Some(choices) => choices
             .first()
             .ok_or_else(|| bad("the response has an empty `choices` list"))?,
         None => {
             return Err(match http::server_message(body.to_string().as_bytes()) {
-                Some(msg) => bad(&format!(
-                    "the response has no `choices` but an error: {msg}"
-                )),
+                Some(msg) => bad(&format!("the response has no `choices` but an error: {msg}")),
                 None => bad("the response has no `choices`"),
             });
         }
@@ -215,10 +196,7 @@ pub fn parse_response(body: &Value) -> Result<ChatResponse, ProviderError> {
         text,
         finish_reason,
         usage,
-        model: body
-            .get("model")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        model: body.get("model").and_then(Value::as_str).map(str::to_string),
         latency_ms: 0,
         attempts: 1,
     })
@@ -233,10 +211,7 @@ mod tests {
     fn req(model: &str, config: ModelConfig) -> ChatRequest {
         ChatRequest {
             model: model.into(),
-            messages: vec![
-                Message::new(Role::System, "sys"),
-                Message::new(Role::User, "hi"),
-            ],
+            messages: vec![Message::new(Role::System, "sys"), Message::new(Role::User, "hi")],
             config,
             response_schema: None,
             json: false,
@@ -287,14 +262,7 @@ mod tests {
     fn reasoning_models_get_max_completion_tokens_and_no_sampling() {
         let mut c = full_config();
         c.reasoning_effort = Some("low".into());
-        for model in [
-            "o3-mini",
-            "o1",
-            "o4-mini",
-            "gpt-5",
-            "gpt-5-nano",
-            "openai/o3",
-        ] {
+        for model in ["o3-mini", "o1", "o4-mini", "gpt-5", "gpt-5-nano", "openai/o3"] {
             let b = request_body(&req(model, c.clone()), true);
             assert_eq!(b["max_completion_tokens"], json!(300), "{model}");
             assert_eq!(b["reasoning_effort"], json!("low"), "{model}");
@@ -370,7 +338,8 @@ mod tests {
 
     #[test]
     fn refusals_parts_and_missing_usage() {
-        let body = json!({"choices": [{"message": {"content": null, "refusal": "I can't help"}, "finish_reason": "stop"}]});
+        let body =
+            json!({"choices": [{"message": {"content": null, "refusal": "I can't help"}, "finish_reason": "stop"}]});
         let r = parse_response(&body).unwrap();
         assert_eq!(r.text, "I can't help");
         assert_eq!(r.usage, None);

@@ -87,10 +87,7 @@ impl Provider for Retry {
 
     /// The response has `attempts` set; an error that ends retrying says
     /// after how many attempts and why.
-    fn complete<'a>(
-        &'a self,
-        req: &'a ChatRequest,
-    ) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
+    fn complete<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
         Box::pin(async move {
             let p = &self.policy;
             let mut waited = Duration::ZERO;
@@ -105,11 +102,7 @@ impl Provider for Retry {
                     Err(e) => e,
                 };
                 if !err.retryable() {
-                    return Err(if attempt > 1 {
-                        note(err, attempt, None)
-                    } else {
-                        err
-                    });
+                    return Err(if attempt > 1 { note(err, attempt, None) } else { err });
                 }
                 if attempt >= p.max_attempts {
                     return Err(note(err, attempt, None));
@@ -134,10 +127,7 @@ impl Provider for Retry {
 fn note(mut err: ProviderError, attempts: u32, why: Option<String>) -> ProviderError {
     let plural = if attempts == 1 { "" } else { "s" };
     err.message = match why {
-        Some(why) => format!(
-            "{} (gave up after {attempts} attempt{plural}: {why})",
-            err.message
-        ),
+        Some(why) => format!("{} (gave up after {attempts} attempt{plural}: {why})", err.message),
         None if err.retryable() => {
             format!("{} (gave up after {attempts} attempt{plural})", err.message)
         }
@@ -179,17 +169,9 @@ mod tests {
         fn id(&self) -> &str {
             "script"
         }
-        fn complete<'a>(
-            &'a self,
-            _: &'a ChatRequest,
-        ) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
+        fn complete<'a>(&'a self, _: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
             self.calls.fetch_add(1, Ordering::SeqCst);
-            let next = self
-                .answers
-                .lock()
-                .unwrap()
-                .pop_front()
-                .expect("script ran out");
+            let next = self.answers.lock().unwrap().pop_front().expect("script ran out");
             Box::pin(std::future::ready(next))
         }
     }
@@ -241,10 +223,7 @@ mod tests {
             fail(K::Connection, None),
             ok(),
         ]);
-        let r = Retry::new(script.clone(), policy(5))
-            .complete(&req())
-            .await
-            .unwrap();
+        let r = Retry::new(script.clone(), policy(5)).complete(&req()).await.unwrap();
         assert_eq!(r.attempts, 4);
         assert_eq!(script.calls.load(Ordering::SeqCst), 4);
     }
@@ -253,10 +232,7 @@ mod tests {
     async fn waits_at_least_retry_after() {
         let script = Script::new(vec![fail(K::RateLimited, Some(20)), ok()]);
         let start = tokio::time::Instant::now();
-        let r = Retry::new(script, policy(3))
-            .complete(&req())
-            .await
-            .unwrap();
+        let r = Retry::new(script, policy(3)).complete(&req()).await.unwrap();
         let waited = start.elapsed();
         assert_eq!(r.attempts, 2);
         assert!(waited >= Duration::from_secs(20), "waited {waited:?}");
@@ -288,17 +264,11 @@ mod tests {
                 .await
                 .unwrap_err();
             assert_eq!(e.kind, kind);
-            assert_eq!(
-                e.message, "x: failed",
-                "a first-attempt failure is reported as is"
-            );
+            assert_eq!(e.message, "x: failed", "a first-attempt failure is reported as is");
             assert_eq!(script.calls.load(Ordering::SeqCst), 1);
         }
         let script = Script::new(vec![fail(K::Server, None), fail(K::Client, None)]);
-        let e = Retry::new(script, policy(5))
-            .complete(&req())
-            .await
-            .unwrap_err();
+        let e = Retry::new(script, policy(5)).complete(&req()).await.unwrap_err();
         assert_eq!(e.message, "x: failed (after 2 attempts)");
     }
 
@@ -310,10 +280,7 @@ mod tests {
             ..policy(5)
         };
         let start = tokio::time::Instant::now();
-        let e = Retry::new(script.clone(), p)
-            .complete(&req())
-            .await
-            .unwrap_err();
+        let e = Retry::new(script.clone(), p).complete(&req()).await.unwrap_err();
         assert_eq!(e.kind, K::RateLimited);
         assert!(
             e.message
@@ -321,16 +288,9 @@ mod tests {
             "{}",
             e.message
         );
-        assert!(
-            e.message.contains("past max_total_wait 60.0s"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("past max_total_wait 60.0s"), "{}", e.message);
         assert_eq!(script.calls.load(Ordering::SeqCst), 1);
-        assert!(
-            start.elapsed() < Duration::from_secs(1),
-            "it must not sleep first"
-        );
+        assert!(start.elapsed() < Duration::from_secs(1), "it must not sleep first");
     }
 
     #[test]

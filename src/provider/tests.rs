@@ -1,10 +1,7 @@
 use super::*;
 
 fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let map: BTreeMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     move |k| map.get(k).cloned()
 }
 
@@ -99,11 +96,7 @@ fn settings_that_cannot_work_are_input_errors() {
     for (s, key) in cases {
         let e = build("echo", &s, &env_of(&[])).err().expect(key);
         assert_eq!(e.kind, ErrorKind::Input);
-        assert!(
-            e.message.contains(&format!("[providers.echo] {key}")),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains(&format!("[providers.echo] {key}")), "{}", e.message);
     }
 }
 
@@ -115,19 +108,13 @@ fn unknown_providers_list_the_known_ones() {
     assert_eq!(e.kind, ErrorKind::Input);
     assert_eq!(e.message, "unknown provider 'opnai'");
     assert_eq!(e.hints[0], "did you mean 'openai'?");
-    assert!(
-        e.hints[1].contains("anthropic, echo, ollama, openai"),
-        "{:?}",
-        e.hints
-    );
+    assert!(e.hints[1].contains("anthropic, echo, ollama, openai"), "{:?}", e.hints);
 }
 
 #[test]
 fn missing_keys_name_the_variable() {
     let none = env_of(&[]);
-    let e = build("openai", &ProviderSettings::default(), &none)
-        .err()
-        .unwrap();
+    let e = build("openai", &ProviderSettings::default(), &none).err().unwrap();
     assert_eq!(e.kind, ErrorKind::Input);
     assert!(e.message.contains("OPENAI_API_KEY"), "{}", e.message);
     assert!(
@@ -136,9 +123,7 @@ fn missing_keys_name_the_variable() {
         e.hints
     );
 
-    let e = build("anthropic", &ProviderSettings::default(), &none)
-        .err()
-        .unwrap();
+    let e = build("anthropic", &ProviderSettings::default(), &none).err().unwrap();
     assert!(e.message.contains("ANTHROPIC_API_KEY"), "{}", e.message);
 
     let blank = env_of(&[("OPENAI_API_KEY", "  ")]);
@@ -172,14 +157,7 @@ fn keys_go_only_where_the_user_sent_them() {
     let env = env_of(&[("OPENAI_API_KEY", "sk-test")]);
     let s = ProviderSettings::default();
     let key = |s: &ProviderSettings, env: &dyn Fn(&str) -> Option<String>| {
-        let (_, source) = resolve_base(
-            "openai",
-            s,
-            env,
-            "OPENAI_BASE_URL",
-            openai::DEFAULT_BASE_URL,
-        )
-        .unwrap();
+        let (_, source) = resolve_base("openai", s, env, "OPENAI_BASE_URL", openai::DEFAULT_BASE_URL).unwrap();
         resolve_key("openai", s, env, "OPENAI_API_KEY", source)
             .unwrap()
             .map(|k| k.var)
@@ -192,10 +170,7 @@ fn keys_go_only_where_the_user_sent_them() {
         ..Default::default()
     };
     assert_eq!(key(&local, &env), None);
-    assert!(
-        build("openai", &local, &env_of(&[])).is_ok(),
-        "and needs none"
-    );
+    assert!(build("openai", &local, &env_of(&[])).is_ok(), "and needs none");
     // ...unless the config names the variable.
     let named = ProviderSettings {
         api_key_env: Some("OPENAI_API_KEY".into()),
@@ -240,16 +215,9 @@ fn bad_base_urls_are_input_errors() {
 #[test]
 fn echo_and_ollama_need_no_key() {
     let none = env_of(&[]);
+    assert_eq!(build("echo", &ProviderSettings::default(), &none).unwrap().id(), "echo");
     assert_eq!(
-        build("echo", &ProviderSettings::default(), &none)
-            .unwrap()
-            .id(),
-        "echo"
-    );
-    assert_eq!(
-        build("ollama", &ProviderSettings::default(), &none)
-            .unwrap()
-            .id(),
+        build("ollama", &ProviderSettings::default(), &none).unwrap().id(),
         "ollama"
     );
 }
@@ -267,13 +235,7 @@ fn provider_errors_map_to_exit_codes() {
         .into();
         (e.kind.exit_code(), e.hints)
     };
-    for k in [
-        K::RateLimited,
-        K::Server,
-        K::Timeout,
-        K::Connection,
-        K::BadResponse,
-    ] {
+    for k in [K::RateLimited, K::Server, K::Timeout, K::Connection, K::BadResponse] {
         assert_eq!(exit(k, None).0, 3, "{k:?}");
     }
     for k in [K::MissingKey, K::Client, K::Offline] {
