@@ -83,6 +83,20 @@ pub struct Config {
     pub budget: Budget,
     #[serde(default)]
     pub traffic: Traffic,
+    #[serde(default)]
+    pub release: ReleaseConfig,
+}
+
+/// `[release]`: how `release`, `promote`, `rollback` and `canary` act.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseConfig {
+    /// Act without `--execute` (default: dry run).
+    #[serde(default)]
+    pub execute: bool,
+    /// Remote that `--push` pushes to (default: origin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
 }
 
 impl Config {
@@ -134,7 +148,7 @@ fn toml_error(e: &toml::de::Error, text: &str, path: &Path) -> Error {
     let msg = e.message().trim().to_string();
     let mut err = Error::at(path, line, col, &msg);
     if let Some(rest) = msg.split("unknown field `").nth(1)
-        && let Some((field, tail)) = rest.split_once('`')
+        && let Some((field, _tail)) = rest.split_once('`')
     {
         let expected: Vec<String> = crate::yaml::unknown_field(&msg).map(|(_, e)| e).unwrap_or_default();
         err = err.with_hint_opt(suggest(field, expected.iter().map(String::as_str)));
