@@ -18,5 +18,6 @@ pub mod eval;
 pub mod git;
 pub mod measure;
 pub mod project;
+pub mod release;
 pub mod report;
 pub mod ui;
