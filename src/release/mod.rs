@@ -50,3 +50,6 @@ pub fn version_prompt(repo: &Repo, name: &str, v: &VersionTag) -> Result<(Vec<u8
     let prompt = Prompt::parse(name, path, &bytes)?;
     Ok((bytes, prompt))
 }
+
+#[cfg(test)]
+mod tests;
