@@ -119,17 +119,60 @@ impl Actor {
 }
 
 /// The signature recorded as tagger and `Actor:`: git's committer identity
-/// (user.name/user.email, overridden by GIT_COMMITTER_NAME/EMAIL/DATE).
+/// (GIT_COMMITTER_NAME/EMAIL, else user.name/user.email, else EMAIL) at
+/// GIT_COMMITTER_DATE or now, as `git tag` would record it.
 pub fn actor(repo: &Repository) -> Result<Signature<'static>> {
-    repo.committer_from_env().map_err(|e| {
-        if e.code() == git2::ErrorCode::NotFound {
-            Error::input("no git identity to record as the actor of this change")
-                .hint("set one: git config user.name \"Your Name\" && git config user.email you@example.com")
-        } else {
-            Error::input(format!("git identity: {}", e.message()))
-                .hint("check GIT_COMMITTER_DATE (git's date formats, e.g. 2026-01-31T12:00:00Z)")
+    let cfg = repo.config()?;
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let conf = |k: &str| cfg.get_string(k).ok().filter(|v| !v.trim().is_empty());
+    let name = env("GIT_COMMITTER_NAME").or_else(|| conf("user.name"));
+    let email = env("GIT_COMMITTER_EMAIL")
+        .or_else(|| conf("user.email"))
+        .or_else(|| env("EMAIL"));
+    let (Some(name), Some(email)) = (name, email) else {
+        return Err(Error::input("no git identity to record as the actor of this change")
+            .hint("set one: git config user.name \"Your Name\" && git config user.email you@example.com"));
+    };
+    let time = match env("GIT_COMMITTER_DATE") {
+        Some(d) => parse_git_date(&d).ok_or_else(|| {
+            Error::input(format!("GIT_COMMITTER_DATE '{d}' is not a date promptctl reads"))
+                .hint("use RFC 3339 (2026-01-31T12:00:00Z), RFC 2822, or '@<unix seconds> +0000'")
+        })?,
+        None => {
+            let now = jiff::Timestamp::now();
+            git2::Time::new(now.as_second(), 0)
         }
-    })
+    };
+    Signature::new(&name, &email, &time).map_err(|e| Error::input(format!("git identity: {}", e.message())))
+}
+
+/// The date formats of GIT_COMMITTER_DATE people use: RFC 3339 / ISO 8601,
+/// RFC 2822, and git's internal `<seconds> <+hhmm>` (optionally with `@`).
+fn parse_git_date(s: &str) -> Option<git2::Time> {
+    let s = s.trim();
+    let raw = s.strip_prefix('@').unwrap_or(s);
+    let mut parts = raw.split_whitespace();
+    if let Some(secs) = parts.next().and_then(|p| p.parse::<i64>().ok()) {
+        let offset = match parts.next() {
+            None => 0,
+            Some(z) => {
+                let sign = if z.starts_with('-') { -1 } else { 1 };
+                let digits = z.trim_start_matches(['+', '-']);
+                if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                let h: i32 = digits[..2].parse().ok()?;
+                let m: i32 = digits[2..].parse().ok()?;
+                sign * (h * 60 + m)
+            }
+        };
+        return parts.next().is_none().then(|| git2::Time::new(secs, offset));
+    }
+    if let Ok(ts) = s.parse::<jiff::Timestamp>() {
+        return Some(git2::Time::new(ts.as_second(), 0));
+    }
+    let z = jiff::fmt::rfc2822::parse(s).ok()?;
+    Some(git2::Time::new(z.timestamp().as_second(), z.offset().seconds() / 60))
 }
 
 /// Plan a release of `req.name` at `req.rev`.
@@ -795,4 +838,21 @@ fn event_message(
 
 fn version_label(v: Option<u32>) -> String {
     v.map(|v| format!("v{v}")).unwrap_or_else(|| "none".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_git_date;
+
+    #[test]
+    fn git_dates_parse() {
+        let t = |s: &str| parse_git_date(s).map(|t| (t.seconds(), t.offset_minutes()));
+        assert_eq!(t("2026-01-01T00:00:00Z"), Some((1767225600, 0)));
+        assert_eq!(t("2026-01-01T01:00:00+01:00"), Some((1767225600, 0)));
+        assert_eq!(t("@1767225600 +0130"), Some((1767225600, 90)));
+        assert_eq!(t("1767225600 -0500"), Some((1767225600, -300)));
+        assert_eq!(t("Thu, 01 Jan 2026 01:00:00 +0100"), Some((1767225600, 60)));
+        assert_eq!(t("yesterday"), None);
+        assert_eq!(t("1767225600 +01"), None);
+    }
 }
