@@ -297,7 +297,7 @@ pub fn history(ui: &Ui, h: &History) -> String {
         out.push_str("\nnot released yet\n");
     }
     if !any_runs && !h.notes_present && !h.entries.is_empty() {
-        out.push_str("\nno eval notes here (a clone does not fetch them): git fetch origin refs/notes/promptctl:refs/notes/promptctl\n");
+        out.push_str("\nno eval metrics here: they are git notes (refs/notes/promptctl), which clones do not fetch;\n  get them with: git fetch origin refs/notes/promptctl:refs/notes/promptctl\n");
     }
     if h.stale {
         out.push_str("\nwarning: channel tags are older than the newest event tag: run `git fetch --tags --force`\n");
