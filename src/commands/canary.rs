@@ -25,9 +25,14 @@ pub fn run(ctx: &Ctx, args: &CanaryArgs) -> Result<ExitStatus> {
     match ops::plan_canary_weight(&repo, &args.name, args.weight, args.reason.clone())? {
         Some(plan) => act(ctx, &project, &repo, &plan, &args.apply),
         None => {
+            let name = crate::project::normalize_name(&args.name);
+            if ctx.format == Format::Json {
+                let v =
+                    serde_json::json!({ "prompt": name, "executed": false, "changed": false, "weight": args.weight });
+                ctx.ui.out(&crate::report::json(&v)?);
+            }
             ctx.ui.note(format!(
-                "the canary of {} already has weight {}%: nothing to change",
-                crate::project::normalize_name(&args.name),
+                "the canary of {name} already has weight {}%: nothing to change",
                 args.weight
             ));
             Ok(ExitStatus::Success)

@@ -553,7 +553,11 @@ pub fn apply(repo: &Repo, plan: &Plan, push_to: Option<&str>) -> Result<Applied>
     for u in &plan.refs {
         tx.lock_ref(&u.refname).map_err(|e| {
             if e.code() == git2::ErrorCode::Locked {
-                conflict(plan, &format!("{} is locked by another process", u.tag))
+                let lock = r.path().join(format!("{}.lock", u.refname));
+                conflict(plan, &format!("{} is locked by another process", u.tag)).hint(format!(
+                    "if no git or promptctl process is running, an interrupted run left the lock behind: remove {}",
+                    lock.display()
+                ))
             } else {
                 Error::from(e)
             }

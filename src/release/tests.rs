@@ -276,6 +276,13 @@ fn a_locked_ref_fails_without_changing_anything() {
     tx.lock_ref("refs/tags/prompt/greet@stable").unwrap();
     let err = ops::apply(&fx.repo(), &plan, None).unwrap_err();
     assert!(err.message.contains("locked by another process"), "{}", err.message);
+    assert!(
+        err.hints
+            .iter()
+            .any(|h| h.contains("refs/tags/prompt/greet@stable.lock")),
+        "{:?}",
+        err.hints
+    );
     drop(tx);
     assert!(fx.tag_names().is_empty());
     ops::apply(&fx.repo(), &plan, None).unwrap();

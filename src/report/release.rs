@@ -105,6 +105,7 @@ pub fn plan(ui: &Ui, p: &Plan, applied: Option<&Applied>) -> String {
         out.push_str(&format!("  reason    {r}\n"));
     }
     out.push_str(&format!("  actor     {}\n", p.actor));
+    let tw = p.refs.iter().map(|u| u.tag.chars().count()).max().unwrap_or(0);
     for (i, u) in p.refs.iter().enumerate() {
         let lead = if i == 0 { "tags      " } else { "          " };
         let verb = match (applied.is_some(), u.op) {
@@ -112,7 +113,7 @@ pub fn plan(ui: &Ui, p: &Plan, applied: Option<&Applied>) -> String {
             (true, _) => "moved",
             (false, op) => op,
         };
-        out.push_str(&format!("  {lead}{verb:<8}{}  → {}\n", u.tag, short(&u.commit)));
+        out.push_str(&format!("  {lead}{verb:<8}{:tw$}  → {}\n", u.tag, short(&u.commit)));
     }
     if let Some(push) = applied.and_then(|a| a.push.as_ref()) {
         let counts = |s: PushStatus| push.refs.iter().filter(|r| r.status == s).count();

@@ -651,6 +651,8 @@ fn canary_weight_changes_and_resolve_renders() {
     let out = env.run(&["canary", "support/triage", "--weight", "50", "--execute"]);
     assert_eq!(code(&out), 0);
     assert!(stderr(&out).contains("already has weight 50%"), "{}", stderr(&out));
+    let j = json(&env.run(&["--format", "json", "canary", "support/triage", "--weight", "50"]));
+    assert_eq!(j["changed"], false);
     let show = env.git(&["show", "--no-patch", "prompt/support/triage@canary"]);
     assert!(show.contains("Canary-Weight: 50\n"), "{show}");
     assert!(show.contains("Previous-Canary-Weight: 10\n"), "{show}");
@@ -696,4 +698,26 @@ fn export_to_a_file_is_deterministic() {
     );
     assert_eq!(v["prompts"]["support/triage"]["stable"]["config"]["max_tokens"], 100);
     assert!(!Path::new(&env.path().join(".bundle.json.tmp")).exists());
+}
+
+#[test]
+fn a_push_to_a_missing_remote_fails_and_keeps_local_tags_unchanged() {
+    let env = setup();
+    let err = fails(
+        &env,
+        &[
+            "release",
+            "support/triage",
+            "--execute",
+            "--push",
+            "--remote",
+            "nowhere",
+        ],
+        3,
+    );
+    assert!(err.contains("git push to nowhere failed"), "{err}");
+    assert!(err.contains("nothing changed, locally or on the remote"), "{err}");
+    assert!(tags(&env).is_empty());
+    // Without --push the same release goes through.
+    ok(&env, &["release", "support/triage", "--execute"]);
 }
