@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::bucket;
 use super::state::{self, VersionTag};
@@ -133,9 +132,4 @@ fn messages(p: &Prompt) -> Vec<ExportedMessage> {
 /// The bundle as pretty JSON with a trailing newline.
 pub fn to_json(b: &Bundle) -> Result<String> {
     crate::report::json(b)
-}
-
-/// For tests and tools: the bundle as a JSON value.
-pub fn to_value(b: &Bundle) -> Value {
-    serde_json::to_value(b).unwrap_or(Value::Null)
 }
