@@ -4,6 +4,8 @@
 //! Errors here say which revision or path failed and what to do about it
 //! (unknown revision, shallow clone, empty repository).
 
+pub mod changes;
+
 use std::path::{Path, PathBuf};
 
 use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
