@@ -14,6 +14,7 @@ pub use error::{Error, ErrorKind, Result};
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod diff;
 pub mod eval;
 pub mod git;
 pub mod measure;
