@@ -66,6 +66,7 @@ pub enum Command {
     List(commands::list::ListArgs),
     Render(commands::render::RenderArgs),
     Tokens(commands::tokens::TokensArgs),
+    Diff(commands::diff::DiffArgs),
     Completions(commands::completions::CompletionsArgs),
 }
 
@@ -113,6 +114,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::List(a) => commands::list::run(&ctx, a),
         Command::Render(a) => commands::render::run(&ctx, a),
         Command::Tokens(a) => commands::tokens::run(&ctx, a),
+        Command::Diff(a) => commands::diff::run(&ctx, a),
         Command::Completions(a) => commands::completions::run(&ctx, a),
     }
 }

@@ -3,6 +3,7 @@
 //! domain, hand the model to a renderer.
 
 pub mod completions;
+pub mod diff;
 pub mod init;
 pub mod list;
 pub mod render;
