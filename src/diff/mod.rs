@@ -460,7 +460,12 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
         };
         let hit = old.iter().chain(new.iter()).any(|(n, v)| limits.matches(n, &v.path));
         if hit {
-            candidates.push(Candidate { status, old, new });
+            candidates.push(Candidate {
+                status,
+                old,
+                new,
+                similarity: c.similarity,
+            });
         }
     }
 
@@ -472,7 +477,15 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
             Target::Tree(t) => Some(t),
             _ => None,
         };
-        Suites::load(project, &repo, &base, &base_tree, &head, head_tree, &mut warnings)?
+        let names: Vec<&str> = candidates
+            .iter()
+            .flat_map(|c| c.old.iter().chain(c.new.iter()).map(|(n, _)| n.as_str()))
+            .collect();
+        let mut keep = Keep {
+            names: &names,
+            warnings: &mut warnings,
+        };
+        Suites::load(project, &repo, (&base, &base_tree), (&head, head_tree), &mut keep)?
     };
 
     let mut prompts = Vec::new();
@@ -505,7 +518,15 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
         }
         let old_file = old_file.flatten();
         let new_file = new_file.flatten();
-        prompts.push(build(project, &suites, spec.context, c.status, old_file, new_file));
+        let similarity = (c.status == Status::Renamed).then_some(c.similarity).flatten();
+        prompts.push(build(
+            project,
+            &suites,
+            spec.context,
+            (c.status, similarity),
+            old_file,
+            new_file,
+        ));
     }
     prompts.sort_by(|a, b| a.name.cmp(&b.name));
     skipped.sort_by(|a, b| a.path.cmp(&b.path));
@@ -550,6 +571,7 @@ struct Candidate {
     status: Status,
     old: Option<(String, FileVersion)>,
     new: Option<(String, FileVersion)>,
+    similarity: Option<u32>,
 }
 
 fn name_of(dir: &Path, path: &Path) -> Option<String> {
@@ -571,7 +593,7 @@ fn build(
     project: &Project,
     suites: &Suites,
     context: usize,
-    status: Status,
+    (status, similarity_pct): (Status, Option<u32>),
     old: Option<PromptFile>,
     new: Option<PromptFile>,
 ) -> PromptDiff {
@@ -654,13 +676,6 @@ fn build(
     let fields = match (&a, &b) {
         (Some(x), Some(y)) => fields::changes(&x.prompt, &y.prompt, &x.model.id, &y.model.id),
         _ => Vec::new(),
-    };
-    let similarity_pct = match (status, &old, &new) {
-        (Status::Renamed, Some(o), Some(n)) => Some(text::similarity(
-            &String::from_utf8_lossy(&o.bytes),
-            &String::from_utf8_lossy(&n.bytes),
-        )),
-        _ => None,
     };
     PromptDiff {
         name,
@@ -819,6 +834,10 @@ fn summarize(prompts: &[PromptDiff], skipped: usize) -> Summary {
 /// Eval suites for sample variables. A revision side uses the suites at that
 /// revision that test the prompt; when there are none, the working tree's.
 /// The index and the working tree use the working tree's.
+///
+/// Only suite files whose text mentions a changed prompt's name are parsed
+/// (a suite names its prompt inside the file), so the cost is reading the
+/// suite files, not parsing every one of them three times.
 #[derive(Default)]
 struct Suites {
     base: Vec<SuiteFile>,
@@ -831,21 +850,19 @@ impl Suites {
     fn load(
         project: &Project,
         repo: &Repo,
-        base: &Endpoint,
-        base_tree: &git2::Tree<'_>,
-        head: &Endpoint,
-        head_tree: Option<&git2::Tree<'_>>,
-        warnings: &mut Vec<String>,
+        (base, base_tree): (&Endpoint, &git2::Tree<'_>),
+        (head, head_tree): (&Endpoint, Option<&git2::Tree<'_>>),
+        keep: &mut Keep<'_>,
     ) -> Result<Suites> {
-        let base_suites = suites_at(project, repo, base_tree, &base.label(), warnings)?;
+        let base_suites = suites_at(project, repo, base_tree, &base.label(), keep)?;
         let head_suites = match head_tree {
-            Some(t) => Some(suites_at(project, repo, t, &head.label(), warnings)?),
+            Some(t) => Some(suites_at(project, repo, t, &head.label(), keep)?),
             None => None,
         };
         let mut work = Vec::new();
         for path in project.suite_paths()? {
             let text = std::fs::read(project.root.join(&path)).map_err(|e| Error::io(&path, &e))?;
-            push_suite(&mut work, path, &text, "working tree", warnings);
+            keep.push(&mut work, path, &text, "working tree");
         }
         Ok(Suites {
             base: base_suites,
@@ -891,7 +908,7 @@ fn suites_at(
     repo: &Repo,
     tree: &git2::Tree<'_>,
     label: &str,
-    warnings: &mut Vec<String>,
+    keep: &mut Keep<'_>,
 ) -> Result<Vec<SuiteFile>> {
     let mut out = Vec::new();
     for (path, id) in repo.files_under(tree, project.evals_dir())? {
@@ -900,20 +917,35 @@ fn suites_at(
             continue;
         }
         let bytes = repo.blob(id)?;
-        push_suite(&mut out, path, &bytes, label, warnings);
+        keep.push(&mut out, path, &bytes, label);
     }
     Ok(out)
 }
 
-/// Parse a suite; one that does not parse is a warning, not a failure: a
-/// broken suite in history must not make the diff impossible.
-fn push_suite(out: &mut Vec<SuiteFile>, path: PathBuf, bytes: &[u8], label: &str, warnings: &mut Vec<String>) {
-    let parsed = std::str::from_utf8(bytes)
-        .map_err(|_| Error::at(&path, None, None, "file is not valid UTF-8"))
-        .and_then(|text| Suite::parse(text, &path));
-    match parsed {
-        Ok(suite) => out.push(SuiteFile { path, suite }),
-        Err(e) => warnings.push(format!("{} (at {label}); its cases are not used as samples", e.message)),
+/// Which suite files to parse, and where their problems go.
+struct Keep<'a> {
+    names: &'a [&'a str],
+    warnings: &'a mut Vec<String>,
+}
+
+impl Keep<'_> {
+    /// Parse a suite that mentions one of the names. One that does not parse
+    /// is a warning, not a failure: a broken suite in history must not make
+    /// the diff impossible.
+    fn push(&mut self, out: &mut Vec<SuiteFile>, path: PathBuf, bytes: &[u8], label: &str) {
+        let text = String::from_utf8_lossy(bytes);
+        if !self.names.iter().any(|n| text.contains(n)) {
+            return;
+        }
+        let parsed = std::str::from_utf8(bytes)
+            .map_err(|_| Error::at(&path, None, None, "file is not valid UTF-8"))
+            .and_then(|text| Suite::parse(text, &path));
+        match parsed {
+            Ok(suite) => out.push(SuiteFile { path, suite }),
+            Err(e) => self
+                .warnings
+                .push(format!("{} (at {label}); its cases are not used as samples", e.message)),
+        }
     }
 }
 

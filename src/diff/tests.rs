@@ -697,3 +697,134 @@ fn the_prompts_directory_itself_is_a_limit_that_matches_all() {
     assert_eq!(r.diff_with(&[], false, &["prompts"]).prompts.len(), 1);
     assert_eq!(r.diff_with(&[], false, &["prompts/"]).prompts.len(), 1);
 }
+
+#[test]
+fn only_suites_that_mention_a_changed_prompt_are_parsed() {
+    let r = Repo::new();
+    r.write("prompts/alpha.prompt", PLAIN);
+    r.write("evals/beta.yaml", "prompt: beta\ncasez: []\n");
+    r.commit("one");
+    r.write("prompts/alpha.prompt", &PLAIN.replace("hello", "hi"));
+    let rep = r.diff(&[]);
+    assert!(rep.warnings.is_empty(), "{:?}", rep.warnings);
+    r.write("evals/alpha.yaml", "prompt: alpha\ncasez: []\n");
+    let rep = r.diff(&[]);
+    assert_eq!(rep.warnings.len(), 1, "{:?}", rep.warnings);
+}
+
+#[test]
+fn context_sets_the_unchanged_lines_around_hunks() {
+    let r = Repo::new();
+    r.write("prompts/a.prompt", PLAIN);
+    r.commit("one");
+    r.write(
+        "prompts/a.prompt",
+        &PLAIN.replace("Answer briefly.", "Answer in one line."),
+    );
+    let mut spec = DiffSpec::new(Base::Rev("HEAD".into()), Head::WorkTree);
+    spec.context = 0;
+    let rep = compare(&r.project(), &spec).unwrap();
+    let lines = &one(&rep, "a").messages[0].hunks[0].lines;
+    assert!(lines.iter().all(|l| l.op != LineOp::Equal), "{lines:?}");
+    spec.context = 3;
+    let rep = compare(&r.project(), &spec).unwrap();
+    assert!(
+        one(&rep, "a").messages[0].hunks[0]
+            .lines
+            .iter()
+            .any(|l| l.op == LineOp::Equal)
+    );
+}
+
+#[test]
+fn tree_walk_agrees_with_git_name_status() {
+    let r = Repo::new();
+    let text = |i: usize| {
+        let lines: Vec<String> = (0..12)
+            .map(|k| format!("Line {k} of prompt {i}, with some words."))
+            .collect();
+        format!("system:\n{}\n\nuser:\nGo {i}.\n", lines.join("\n"))
+    };
+    for (i, p) in [
+        "a/x.prompt",
+        "a/y.prompt",
+        "a/deep/z.prompt",
+        "b/keep.prompt",
+        "b/gone.prompt",
+        "c/moved.prompt",
+        "c/moved_edit.prompt",
+        "d/whole/dir.prompt",
+    ]
+    .iter()
+    .enumerate()
+    {
+        r.write(&format!("prompts/{p}"), &text(i));
+    }
+    r.write("outside/o.prompt", &text(99));
+    r.commit("one");
+    r.write("prompts/a/deep/z.prompt", &text(2).replace("Go 2.", "Go 2, changed."));
+    r.write("prompts/a/new.prompt", &text(50));
+    r.remove("prompts/b/gone.prompt");
+    std::fs::create_dir_all(r.path().join("prompts/e")).unwrap();
+    r.git(&["mv", "prompts/c/moved.prompt", "prompts/e/moved.prompt"]);
+    r.git(&["mv", "prompts/c/moved_edit.prompt", "prompts/e/edited.prompt"]);
+    r.write(
+        "prompts/e/edited.prompt",
+        &text(6).replace("Line 3 of", "Line three of"),
+    );
+    r.remove("prompts/d/whole/dir.prompt");
+    r.write("outside/o.prompt", &text(98));
+    r.commit("two");
+
+    let rep = r.diff(&["HEAD~1", "HEAD"]);
+    let mut ours: Vec<String> = rep
+        .prompts
+        .iter()
+        .map(|p| {
+            let s = match p.status {
+                Status::Added => "A",
+                Status::Deleted => "D",
+                Status::Modified => "M",
+                Status::Renamed => "R",
+            };
+            let old = p.old_path.as_ref().map(|x| x.display().to_string());
+            let new = p.new_path.as_ref().map(|x| x.display().to_string());
+            match (p.status, old, new) {
+                (Status::Renamed, Some(o), Some(n)) => format!("{s} {o} {n}"),
+                (_, o, n) => format!("{s} {}", n.or(o).unwrap()),
+            }
+        })
+        .collect();
+    ours.sort();
+    let mut git: Vec<String> = r
+        .git(&["diff", "--name-status", "-M", "HEAD~1", "HEAD", "--", "prompts"])
+        .lines()
+        .map(|l| {
+            let parts: Vec<&str> = l.split('\t').collect();
+            let s = &parts[0][..1];
+            format!("{s} {}", parts[1..].join(" "))
+        })
+        .collect();
+    git.sort();
+    assert_eq!(ours, git);
+    assert_eq!(one(&rep, "e/moved").similarity_pct, Some(100));
+    assert!(one(&rep, "e/edited").similarity_pct.unwrap() < 100);
+}
+
+#[test]
+fn working_tree_renames_pair_a_deleted_file_with_an_untracked_one() {
+    let r = Repo::new();
+    r.write("prompts/old.prompt", PLAIN);
+    r.commit("one");
+    r.remove("prompts/old.prompt");
+    r.write(
+        "prompts/new/name.prompt",
+        &PLAIN.replace("Answer briefly.", "Answer very briefly."),
+    );
+    let rep = r.diff(&[]);
+    assert_eq!(rep.prompts.len(), 1, "{:?}", rep.prompts);
+    let p = &rep.prompts[0];
+    assert_eq!(p.status, Status::Renamed);
+    assert_eq!(p.old_name.as_deref(), Some("old"));
+    assert_eq!(p.name, "new/name");
+}

@@ -197,11 +197,6 @@ pub fn align<T: AsRef<str>>(old: &[T], new: &[T]) -> Vec<(Option<usize>, Option<
     out
 }
 
-/// How alike two texts are, 0–100 (line-based, as git's rename score).
-pub fn similarity(old: &str, new: &str) -> u32 {
-    (TextDiff::from_lines(old, new).ratio() * 100.0).round() as u32
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,11 +333,5 @@ mod tests {
         );
         let pairs = align(&["system", "user"], &["user"]);
         assert_eq!(pairs, vec![(Some(0), None), (Some(1), Some(0))]);
-    }
-
-    #[test]
-    fn similarity_is_a_percentage() {
-        assert_eq!(similarity("a\nb\nc\nd\n", "a\nb\nc\nd\n"), 100);
-        assert_eq!(similarity("a\nb\n", "x\ny\n"), 0);
     }
 }
