@@ -552,12 +552,13 @@ fn no_commits(repo: &Repo) -> bool {
 
 /// An unknown revision that names a prompt: the user meant to limit the diff.
 fn rev_hint(project: &Project, e: Error, rev: &str) -> Error {
-    if e.kind != ErrorKind::Input || !e.message.starts_with("unknown revision") {
+    if e.kind != ErrorKind::Input || !e.message.starts_with(&format!("unknown revision '{rev}'")) {
         return e;
     }
     let name = strip_dir(project.prompts_dir(), rev);
-    let p = project.root.join(project.prompts_dir()).join(&name);
-    let is_prompt = p.is_dir() || p.with_extension(prompt::EXTENSION).is_file();
+    let dir = project.root.join(project.prompts_dir());
+    let is_prompt =
+        !name.is_empty() && (dir.join(&name).is_dir() || dir.join(format!("{name}.{}", prompt::EXTENSION)).is_file());
     if is_prompt {
         e.hint(format!(
             "'{rev}' is a prompt: to limit the diff to it, list it after `--`: promptctl diff -- {rev}"

@@ -92,6 +92,10 @@ fn value(v: &Value) -> String {
     let s = match v {
         Value::Null => "(none)".to_string(),
         Value::String(s) => s.clone(),
+        // YAML `temperature: 0` parses to 0.0; show it as written.
+        Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() < 1e15) => {
+            format!("{}", n.as_f64().unwrap_or_default() as i64)
+        }
         other => other.to_string(),
     };
     if s.chars().count() > 72 {
@@ -833,6 +837,15 @@ mod tests {
         let b = BeforeAfter::new(100.0, 150.0);
         assert_eq!(change(&b, true), "+50 (+50.0%)");
         assert_eq!(change(&BeforeAfter::new(0.0, 10.0), true), "+10 (new)");
+    }
+
+    #[test]
+    fn field_values_read_as_written() {
+        assert_eq!(value(&serde_json::json!(0.0)), "0");
+        assert_eq!(value(&serde_json::json!(0.25)), "0.25");
+        assert_eq!(value(&Value::Null), "(none)");
+        assert_eq!(value(&serde_json::json!("x")), "x");
+        assert_eq!(value(&serde_json::json!(["a", "b"])), r#"["a","b"]"#);
     }
 
     #[test]

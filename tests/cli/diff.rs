@@ -398,3 +398,35 @@ fn a_comment_only_change_says_so() {
         stdout(&out)
     );
 }
+
+#[test]
+fn text_output_of_a_model_change_a_schema_change_and_a_broken_prompt() {
+    let env = TestEnv::with_example();
+    env.git_init();
+    env.commit_all("example");
+    let answer = env
+        .read("prompts/rag/answer.prompt")
+        .replace("model: openai:gpt-4.1-mini", "model: openai:gpt-4o")
+        .replace("temperature: 0.2", "temperature: 0");
+    env.write("prompts/rag/answer.prompt", &answer);
+    let triage = env
+        .read("prompts/support/triage.prompt")
+        .replace(
+            "required: [category, priority, summary]",
+            "required: [category, priority, summary, confidence]",
+        )
+        .replace(
+            "      summary: { type: string, maxLength: 140 }",
+            "      summary: { type: string, maxLength: 140 }\n      confidence: { type: number }",
+        );
+    env.write("prompts/support/triage.prompt", &triage);
+    let chat = env
+        .read("prompts/support/chat.prompt")
+        .replace("max_tokens: 350", "max_token: 350");
+    env.write("prompts/support/chat.prompt", &chat);
+    let out = env.run(&["diff"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    insta::assert_snapshot!("diff_text_settings_and_errors", filtered(&stdout(&out)));
+    let out = env.run(&["diff", "--format", "markdown"]);
+    insta::assert_snapshot!("diff_markdown_settings_and_errors", filtered(&stdout(&out)));
+}
