@@ -4,6 +4,7 @@
 
 pub mod canary;
 pub mod completions;
+pub mod diff;
 pub mod export;
 pub mod history;
 pub mod init;

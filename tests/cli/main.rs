@@ -4,4 +4,5 @@
 mod env;
 
 mod basics;
+mod diff;
 mod release;
