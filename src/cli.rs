@@ -67,6 +67,8 @@ pub enum Command {
     Render(commands::render::RenderArgs),
     Tokens(commands::tokens::TokensArgs),
     Completions(commands::completions::CompletionsArgs),
+    Eval(commands::eval::EvalArgs),
+    Cache(commands::cache::CacheArgs),
 }
 
 /// What every command gets: where it runs, how it prints.
@@ -114,6 +116,8 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Render(a) => commands::render::run(&ctx, a),
         Command::Tokens(a) => commands::tokens::run(&ctx, a),
         Command::Completions(a) => commands::completions::run(&ctx, a),
+        Command::Eval(a) => commands::eval::run(&ctx, a),
+        Command::Cache(a) => commands::cache::run(&ctx, a),
     }
 }
 

@@ -2,7 +2,9 @@
 //! and a `run` function. Commands are glue: resolve settings, call the
 //! domain, hand the model to a renderer.
 
+pub mod cache;
 pub mod completions;
+pub mod eval;
 pub mod init;
 pub mod list;
 pub mod render;
