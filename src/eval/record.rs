@@ -290,7 +290,7 @@ fn plain_ok(s: &str) -> bool {
     };
     let chars_ok = s
         .chars()
-        .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.' | '/' | ':' | '(' | ')' | '+'));
+        .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.' | ',' | '/' | ':' | '(' | ')' | '+'));
     first.is_alphanumeric()
         && chars_ok
         && !s.ends_with([' ', ':'])
@@ -301,10 +301,12 @@ fn plain_ok(s: &str) -> bool {
         && !s.chars().all(|c| c.is_ascii_digit() || c == '_' || c == '.' || c == ':')
 }
 
-/// Text as a literal block (`|`, `|-`, `|+`) indented by `indent`, when it
-/// has several lines that a block keeps exactly; else one scalar.
+/// Text as a literal block (`|`, `|-`, `|+`) indented by `indent`, when a
+/// block keeps it exactly and it is not plain; else one scalar. Model
+/// answers (JSON, several lines) read best as blocks: no escapes.
 fn block(s: &str, indent: usize) -> String {
-    let blockable = s.contains('\n')
+    let blockable = !plain_ok(s)
+        && !s.is_empty()
         && !s.starts_with([' ', '\t', '\n'])
         && !s.chars().any(|c| c.is_control() && c != '\n')
         && !s.contains('\u{feff}');
@@ -377,6 +379,10 @@ mod tests {
             "```json\n{\"a\": 1}\n```",
             " leading space\nsecond",
             "tab\there",
+            "a, b",
+            "trailing comma,",
+            "[1, 2]",
+            "{a: 1}",
             "yes",
             "123",
             "null",
@@ -413,6 +419,10 @@ mod tests {
             .unwrap_or_else(|e| panic!("{}\n{yaml}", e.message));
         assert_eq!(back, rec, "{yaml}");
         assert!(yaml.contains("    text: |-\n      two\n      lines\n"), "{yaml}");
+        assert!(
+            yaml.contains("    text: |-\n      {\"category\": \"billing\", \"priority\": \"high\"}\n"),
+            "{yaml}"
+        );
     }
 
     #[test]

@@ -1336,24 +1336,6 @@ async fn call(
             }
         }
     };
-    if caller.record
-        && let Some(rec) = &pair.recorder
-    {
-        let entry = Entry::new(
-            case,
-            &pair.target().id,
-            step,
-            provider_id,
-            caller.fallback_id.as_deref(),
-            req,
-            &resp,
-        );
-        rec.entries.lock().unwrap_or_else(|e| e.into_inner()).push(entry);
-        rec.ran
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((pair.target().id.clone(), case.to_string()));
-    }
     tally.rec.calls += 1;
     let usage = match resp.usage {
         Some(u) => u,
@@ -1364,6 +1346,28 @@ async fn call(
             reported: false,
         },
     };
+    // Recorded with the usage as counted when the provider reported none.
+    if caller.record
+        && let Some(rec) = &pair.recorder
+    {
+        let entry = Entry::new(
+            case,
+            &pair.target().id,
+            step,
+            provider_id,
+            caller.fallback_id.as_deref(),
+            req,
+            &ChatResponse {
+                usage: Some(usage),
+                ..resp.clone()
+            },
+        );
+        rec.entries.lock().unwrap_or_else(|e| e.into_inner()).push(entry);
+        rec.ran
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((pair.target().id.clone(), case.to_string()));
+    }
     let cost = caller.price.as_ref().map(|info| price(info, &usage));
     if spent && let Some(c) = cost {
         ctx.add_spent(c);
