@@ -28,13 +28,18 @@ fn main() {
             other => panic!("unknown argument {other}"),
         }
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         println!("listening on http://{}", listener.local_addr().unwrap());
         let delay = Duration::from_millis(latency_ms);
         loop {
-            let Ok((sock, _)) = listener.accept().await else { continue };
+            let Ok((sock, _)) = listener.accept().await else {
+                continue;
+            };
             let _ = sock.set_nodelay(true);
             tokio::spawn(serve(sock, delay));
         }

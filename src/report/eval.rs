@@ -267,13 +267,16 @@ pub fn junit(r: &RunReport) -> String {
         let _ = writeln!(out, "      <property name=\"cost_usd\" value=\"{:.6}\"/>", st.cost_usd);
         let _ = writeln!(out, "    </properties>");
         let classname = xml(&s.suite.display().to_string());
+        let reasons_of: std::collections::HashMap<&str, String> = s
+            .failures
+            .iter()
+            .map(|f| (f.case.as_str(), f.reasons.join("\n")))
+            .collect();
         for c in &s.cases {
             let open = format!("    <testcase classname=\"{classname}\" name=\"{}\"", xml(&c.case));
-            let reasons = s
-                .failures
-                .iter()
-                .find(|f| f.case == c.case)
-                .map(|f| f.reasons.join("\n"))
+            let reasons = reasons_of
+                .get(c.case.as_str())
+                .cloned()
                 .unwrap_or_else(|| "not listed; see the run file".to_string());
             let first = reasons.lines().next().unwrap_or("").to_string();
             match c.status {

@@ -151,6 +151,27 @@ fn a_failing_suite_is_exit_1() {
         text.contains("icontains: output does not contain \"50 GB\" (ignoring case)"),
         "{text}"
     );
+
+    let out = env.run(&[
+        "eval",
+        "--provider",
+        "echo",
+        "--format",
+        "junit",
+        "evals/rag/answer.yaml",
+    ]);
+    assert_eq!(code(&out), 1);
+    let x = stdout(&out);
+    assert!(x.contains("tests=\"3\" failures=\"3\" errors=\"0\""), "{x}");
+    assert!(x.contains("<property name=\"gate\" value=\"fail\"/>"), "{x}");
+    assert!(
+        x.contains("<testcase classname=\"evals/rag/answer.yaml\" name=\"storage on pro\">\n      <failure message=\"cites-sources: output cites no source"),
+        "{x}"
+    );
+    assert!(
+        x.contains("&#10;icontains: output does not contain &quot;50 GB&quot; (ignoring case)</failure>"),
+        "{x}"
+    );
 }
 
 #[test]
