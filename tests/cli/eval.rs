@@ -284,3 +284,22 @@ fn bad_arguments_are_exit_2_with_hints() {
         stderr(&out)
     );
 }
+
+#[test]
+fn rev_evaluates_the_committed_prompt() {
+    let env = TestEnv::with_example();
+    env.git_init();
+    env.commit_all("prompts");
+    let p = env
+        .read("prompts/rag/answer.prompt")
+        .replace("using only the numbered", "using the numbered");
+    env.write("prompts/rag/answer.prompt", &p);
+    let out = env.run(&["eval", "--offline", "rag/answer"]);
+    assert_eq!(code(&out), 2, "the working tree's prompt has no recording");
+    let out = env.run(&["eval", "--offline", "--rev", "HEAD", "rag/answer", "--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let j = json(&out);
+    assert_eq!(j["source"], "HEAD");
+    assert_eq!(j["results"][0]["source"], "HEAD");
+    assert_eq!(j["results"][0]["stats"]["passed"], 3);
+}
