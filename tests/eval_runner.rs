@@ -314,7 +314,7 @@ async fn replay_mismatch_names_the_case_and_what_changed() {
     assert_eq!(e.kind, ErrorKind::Input);
     assert!(
         e.message
-            .contains("'t1': not recorded: no recorded response for the answer request (the user message changed)"),
+            .contains("'t1': not recorded: the user message changed since the recording"),
         "{}",
         e.message
     );
@@ -331,7 +331,7 @@ async fn replay_mismatch_names_the_case_and_what_changed() {
     assert!(e.message.contains("3 cases could not run"), "{}", e.message);
     assert!(
         e.message
-            .contains("'t0': not recorded: no recorded response for the answer request (the system message changed)"),
+            .contains("'t0': not recorded: the system message changed since the recording"),
         "{}",
         e.message
     );

@@ -254,16 +254,16 @@ impl ReplayStore {
             return if r.entries.iter().any(|e| e.case == case) {
                 format!("recorded for other targets, not {target}")
             } else {
-                "not recorded".to_string()
+                "the case has no recording".to_string()
             };
         }
         match mine.iter().find(|e| e.step == step) {
             Some(e) => {
                 let changes = key::changes(&e.parts, parts);
                 if changes.is_empty() {
-                    "the request changed".to_string()
+                    "the request changed since the recording".to_string()
                 } else {
-                    changes.join(", ")
+                    format!("{} since the recording", changes.join(", "))
                 }
             }
             None => format!("the recording has no `{step}` call for it"),
@@ -452,14 +452,14 @@ mod tests {
             "answer",
             &key::parts("openai", &changed),
         );
-        assert_eq!(why, "the user message changed");
+        assert_eq!(why, "the user message changed since the recording");
         let why = store.explain(
             "openai:gpt-4o-mini",
             "new case",
             "answer",
             &key::parts("openai", &changed),
         );
-        assert_eq!(why, "not recorded");
+        assert_eq!(why, "the case has no recording");
         let why = store.explain(
             "openai:gpt-4o",
             "double charge",

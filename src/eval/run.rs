@@ -1301,7 +1301,11 @@ async fn call(
                 let why = store.explain(&pair.target().id, case, step, &key::parts(provider_id, req));
                 return Err(CallError::Failed(CaseError {
                     kind: ErrorKind::Offline,
-                    message: format!("no recorded response for the {step} request ({why})"),
+                    message: if step == "answer" {
+                        why
+                    } else {
+                        format!("{step}: {why}")
+                    },
                     status: None,
                 }));
             }

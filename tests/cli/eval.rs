@@ -111,7 +111,7 @@ fn a_changed_prompt_no_longer_replays_and_says_which_case() {
         "{err}"
     );
     assert!(
-        err.contains("  - 'double charge': not recorded: no recorded response for the answer request (the system message changed)"),
+        err.contains("  - 'double charge': not recorded: the system message changed since the recording"),
         "{err}"
     );
     assert!(
