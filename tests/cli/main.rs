@@ -5,4 +5,5 @@ mod env;
 
 mod basics;
 mod diff;
+mod eval;
 mod release;
