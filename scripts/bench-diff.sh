@@ -124,6 +124,10 @@ echo "## 20 changed prompts"
 run twenty \
   -n "promptctl diff base head20 --format json (10,000 prompts)" "$bin -C $tmp/big diff base head20 --format json" \
   -n "git diff --stat base head20 (10,000 prompts)" "git -C $tmp/big diff --stat base head20"
+echo "## 20 changed prompts, cold: token-count cache removed before every run"
+run twenty_cold --prepare "rm -rf $tmp/big/.promptctl" \
+  -n "promptctl diff base head20 --format json (10,000 prompts, cold)" "$bin -C $tmp/big diff base head20 --format json" \
+  -n "git diff --stat base head20 (10,000 prompts)" "git -C $tmp/big diff --stat base head20"
 echo "## 1 changed prompt"
 run one \
   -n "promptctl diff base head1 --format json (10,000 prompts)" "$bin -C $tmp/big diff base head1 --format json" \

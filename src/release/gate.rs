@@ -73,9 +73,10 @@ impl GateReport {
     }
 }
 
-/// Run every release gate for `prompt` as read at `rev`. `live` lets gates
-/// that call providers do so (eval); offline/replay otherwise.
-pub fn run_gates(project: &Project, prompt: &Prompt, rev: &str, live: bool) -> Result<GateReport> {
+/// Run every release gate for `prompt` as read at `commit` (`rev` is how it
+/// is shown). `live` lets gates that call providers do so (eval);
+/// offline/replay otherwise.
+pub fn run_gates(project: &Project, prompt: &Prompt, rev: &str, commit: &str, live: bool) -> Result<GateReport> {
     let suites = suite::load_all(project)?;
     let mut report = GateReport::default();
     report.push(GateResult::new(
@@ -93,11 +94,51 @@ pub fn run_gates(project: &Project, prompt: &Prompt, rev: &str, live: bool) -> R
         Ok(m) => budget_gate(project, prompt, m, &suites),
         Err(_) => GateResult::new("budget", false, "not measured: the model did not resolve"),
     });
-    // The `check` and `eval` gates join here, e.g.:
-    //     report.gates.extend(crate::check::release_gates(project, prompt, rev)?);
-    //     report.gates.extend(crate::eval::release_gates(project, prompt, rev, live)?);
-    let _ = live;
+    report.push(eval_gate(project, prompt, commit, live, &suites));
     Ok(report)
+}
+
+/// The prompt's eval suites pass at `rev`: replayed from the committed
+/// recordings by default (no network, no keys), against the providers with
+/// `live`.
+fn eval_gate(project: &Project, prompt: &Prompt, commit: &str, live: bool, suites: &[SuiteFile]) -> GateResult {
+    use crate::eval::run::{Mode, RunOptions, process_env, run_suites};
+    let mine = suite::for_prompt(suites, &prompt.name);
+    if mine.is_empty() {
+        return GateResult::new("eval", true, "not run: no eval suite tests this prompt");
+    }
+    let mut opts = RunOptions::new(process_env());
+    opts.suites = mine.iter().map(|s| s.path.display().to_string()).collect();
+    opts.source = crate::project::Source::Rev(commit.to_string());
+    opts.mode = if live { Mode::Live } else { Mode::Offline };
+    let how = if live { "live" } else { "replayed" };
+    match run_suites(project, &opts) {
+        Ok(r) => {
+            let failed: Vec<String> = r
+                .results
+                .iter()
+                .filter(|s| !s.passed)
+                .map(|s| format!("{} × {}", s.suite.display(), s.target))
+                .collect();
+            let summary = format!(
+                "{}/{} cases pass in {} suite{} ({how})",
+                r.totals.passed,
+                r.totals.cases,
+                r.results.len(),
+                if r.results.len() == 1 { "" } else { "s" }
+            );
+            if failed.is_empty() && !r.stopped_by_cost {
+                GateResult::new("eval", true, summary)
+            } else {
+                GateResult::new(
+                    "eval",
+                    false,
+                    format!("{summary}; below threshold: {}", failed.join(", ")),
+                )
+            }
+        }
+        Err(e) => GateResult::new("eval", false, format!("{} ({how})", e.message)),
+    }
 }
 
 /// Every eval case of the prompt renders (no missing variable, no bad history).

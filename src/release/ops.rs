@@ -243,7 +243,7 @@ pub fn plan_release(project: &Project, repo: &Repo, req: &ReleaseRequest) -> Res
     } else {
         format!("{rev} ({})", short(commit))
     };
-    let gates = gate::run_gates(project, &prompt, &rev_label, req.live)?;
+    let gates = gate::run_gates(project, &prompt, &rev_label, &commit.to_string(), req.live)?;
     let overrides: Vec<String> = if req.force {
         gates.failed().map(|g| g.trailer()).collect()
     } else {

@@ -129,7 +129,7 @@ fn full_life_cycle() {
         s.versions[&1].content_hash,
         crate::prompt::content_hash(PROMPT.as_bytes())
     );
-    assert_eq!(s.versions[&1].gates.len(), 4);
+    assert_eq!(s.versions[&1].gates.len(), 5);
     assert!(s.versions[&1].gates.iter().all(|g| g.passed));
 
     // v2 as a 10% canary.

@@ -26,6 +26,7 @@ user:
 ";
 
 const SUITE: &str = "prompt: support/triage
+providers: [echo]
 cases:
   - vars: { ticket: I was charged twice }
   - vars: { ticket: The app crashes on login }
@@ -414,7 +415,7 @@ fn json_plan_is_machine_readable() {
         .iter()
         .map(|g| g["name"].as_str().unwrap())
         .collect();
-    assert_eq!(gates, ["parse", "model", "variables", "budget"]);
+    assert_eq!(gates, ["parse", "model", "variables", "budget", "eval"]);
     let refs: Vec<&str> = j["refs"]
         .as_array()
         .unwrap()
@@ -720,4 +721,24 @@ fn a_push_to_a_missing_remote_fails_and_keeps_local_tags_unchanged() {
     assert!(tags(&env).is_empty());
     // Without --push the same release goes through.
     ok(&env, &["release", "support/triage", "--execute"]);
+}
+
+#[test]
+fn a_failing_eval_suite_blocks_the_release() {
+    let env = setup();
+    env.write(
+        "evals/support/triage.yaml",
+        &SUITE.replace(
+            "cases:",
+            "defaults:\n  assert:\n    - type: contains\n      value: refund\ncases:",
+        ),
+    );
+    env.commit_all("suite that fails");
+    let out = env.run(&["release", "support/triage", "--execute"]);
+    assert_eq!(code(&out), 1, "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("FAIL eval"), "{text}");
+    assert!(text.contains("0/2 cases pass"), "{text}");
+    assert!(stderr(&out).contains("release gates failed"), "{}", stderr(&out));
+    assert!(env.git(&["tag", "-l"]).trim().is_empty(), "no tag was created");
 }
