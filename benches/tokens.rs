@@ -52,13 +52,37 @@ fn main() {
         let runs: Vec<Duration> = (0..5)
             .map(|_| {
                 let t = Instant::now();
-                std::hint::black_box(count_text(kind, &text));
+                std::hint::black_box(promptctl::tokens::count_uncached(kind, &text));
                 t.elapsed()
             })
             .collect();
         let d = median(runs);
         println!(
-            "{name:<12} set-up {:>7.1} ms   count {mb:.1} MiB in {:>7.1} ms = {:>6.1} MiB/s",
+            "{name:<12} set-up {:>7.1} ms   count {mb:.1} MiB in {:>7.1} ms = {:>6.1} MiB/s   (bpe-openai, used)",
+            setup.as_secs_f64() * 1e3,
+            d.as_secs_f64() * 1e3,
+            mb / d.as_secs_f64()
+        );
+    }
+
+    // The reference implementation, for the ratio (same text, same run).
+    for (name, make) in [
+        ("o200k_base", tiktoken_rs::o200k_base as fn() -> anyhow::Result<tiktoken_rs::CoreBPE>),
+        ("cl100k_base", tiktoken_rs::cl100k_base),
+    ] {
+        let t = Instant::now();
+        let bpe = make().expect("tiktoken-rs tables");
+        let setup = t.elapsed();
+        let runs: Vec<Duration> = (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(bpe.encode_ordinary(&text).len());
+                t.elapsed()
+            })
+            .collect();
+        let d = median(runs);
+        println!(
+            "{name:<12} set-up {:>7.1} ms   count {mb:.1} MiB in {:>7.1} ms = {:>6.1} MiB/s   (tiktoken-rs, reference)",
             setup.as_secs_f64() * 1e3,
             d.as_secs_f64() * 1e3,
             mb / d.as_secs_f64()
