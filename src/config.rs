@@ -83,6 +83,9 @@ pub struct Config {
     pub budget: Budget,
     #[serde(default)]
     pub traffic: Traffic,
+    /// `check`: per-directory budgets and severity overrides.
+    #[serde(default)]
+    pub check: crate::budget::rules::CheckConfig,
 }
 
 impl Config {
@@ -92,6 +95,7 @@ impl Config {
         if let Err((key, msg)) = cfg.budget.validate() {
             return Err(crate::budget::validation_error(path, text, 0, key, msg));
         }
+        cfg.check.compile(path, text)?;
         for (name, v) in &cfg.traffic.requests_per_day {
             if !(v.is_finite() && *v >= 0.0) {
                 return Err(crate::budget::validation_error(
@@ -134,7 +138,7 @@ fn toml_error(e: &toml::de::Error, text: &str, path: &Path) -> Error {
     let msg = e.message().trim().to_string();
     let mut err = Error::at(path, line, col, &msg);
     if let Some(rest) = msg.split("unknown field `").nth(1)
-        && let Some((field, tail)) = rest.split_once('`')
+        && let Some((field, _tail)) = rest.split_once('`')
     {
         let expected: Vec<String> = crate::yaml::unknown_field(&msg).map(|(_, e)| e).unwrap_or_default();
         err = err.with_hint_opt(suggest(field, expected.iter().map(String::as_str)));

@@ -5,6 +5,7 @@
 
 pub mod budget;
 pub mod catalog;
+pub mod ci;
 pub mod error;
 pub mod prompt;
 pub mod tokens;

@@ -2,6 +2,7 @@
 //! and a `run` function. Commands are glue: resolve settings, call the
 //! domain, hand the model to a renderer.
 
+pub mod check;
 pub mod completions;
 pub mod init;
 pub mod list;
