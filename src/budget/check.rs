@@ -250,6 +250,7 @@ pub fn check(project: &Project, opts: &Options) -> Result<CheckReport> {
                 out.push(f);
             }
         }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
         out
     };
     if selected.is_empty() {

@@ -4,3 +4,4 @@
 mod env;
 
 mod basics;
+mod check;
