@@ -383,3 +383,44 @@ fn init_ci_github_in_an_existing_project_writes_only_the_workflow() {
     let wf: serde_json::Value = serde_saphyr::from_str(&env.read(".github/workflows/promptctl.yml")).unwrap();
     assert_eq!(wf["on"]["pull_request"]["paths"][0], "llm/**");
 }
+
+fn repo_yaml(rel: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(example_root().join(rel)).unwrap();
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+#[test]
+fn the_projects_own_gate_builds_from_source_and_checks_the_example() {
+    let wf = repo_yaml(".github/workflows/promptctl.yml");
+    let paths = wf["on"]["pull_request"]["paths"].as_array().unwrap();
+    for p in ["prompts/**", "evals/**", "promptctl.toml"] {
+        assert!(paths.iter().any(|x| x == p), "{p}");
+    }
+    let steps = wf["jobs"]["gate"]["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["uses"], "actions/checkout@v4");
+    assert_eq!(steps[0]["with"]["fetch-depth"], 0);
+    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    let pos = |needle: &str| {
+        runs.iter()
+            .position(|r| r.starts_with(needle))
+            .unwrap_or_else(|| panic!("no step runs {needle}: {runs:?}"))
+    };
+    assert!(pos("cargo build --release --locked") < pos("promptctl check --base \"origin/$BASE_REF\" --format github"));
+    assert!(pos("promptctl check") < pos("promptctl eval --offline"));
+}
+
+#[test]
+fn pre_commit_hooks_run_check_on_prompt_changes() {
+    let hooks = repo_yaml(".pre-commit-hooks.yaml");
+    let hooks = hooks.as_array().unwrap();
+    let ids: Vec<&str> = hooks.iter().map(|h| h["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["promptctl-check", "promptctl-check-system"]);
+    for h in hooks {
+        assert_eq!(h["entry"], "promptctl check");
+        assert_eq!(h["pass_filenames"], false);
+        let files = h["files"].as_str().unwrap();
+        assert!(files.contains(r"\.prompt$") && files.contains("promptctl"), "{files}");
+    }
+    assert_eq!(hooks[0]["language"], "rust");
+    assert_eq!(hooks[1]["language"], "system");
+}
