@@ -725,7 +725,7 @@ impl Cx<'_> {
             Ok(History::Undeclared { variable }) => out.push(
                 at(
                     rules::HISTORY_UNDECLARED,
-                    p.front_line("history").or(body_line),
+                    nested_line(&p.source, &["input", "history"]).or(body_line),
                     format!(
                         "history variable '{variable}' has no budget: the request grows with every turn of the conversation"
                     ),
@@ -999,40 +999,38 @@ fn split_location(msg: &str, file: &Path) -> (Option<usize>, String) {
     (Some(line), text.trim_start().to_string())
 }
 
-/// 1-based line of a nested front-matter key (`["output", "schema"]`).
+/// 1-based line of a nested front-matter key (`["output", "schema"]`): each
+/// key a direct child of the one before. A key inside a flow mapping
+/// (`properties: { a: ... }`) resolves to the line of that mapping.
 fn nested_line(source: &str, path: &[&str]) -> Option<usize> {
     let lines: Vec<&str> = source.lines().collect();
     if lines.first().map(|l| l.trim_end()) != Some("---") {
         return None;
     }
     let end = lines.iter().skip(1).position(|l| l.trim_end() == "---")? + 1;
-    let (mut from, mut to, mut min_indent) = (1, end, 0usize);
+    let indent = |i: usize| lines[i].len() - lines[i].trim_start().len();
+    let blank = |i: usize| lines[i].trim().is_empty() || lines[i].trim_start().starts_with('#');
+    let (mut from, mut to) = (1, end);
     let mut found = None;
     for key in path {
+        // The block's children sit at the indentation of its first line.
+        let Some(first) = (from..to).find(|&i| !blank(i)) else {
+            return found;
+        };
+        let level = indent(first);
         let hit = (from..to).find(|&i| {
-            let l = lines[i];
-            let indent = l.len() - l.trim_start().len();
-            indent >= min_indent && {
-                let t = l.trim_start();
+            !blank(i) && indent(i) == level && {
+                let t = lines[i].trim_start();
                 t.strip_prefix(key).is_some_and(|r| r.starts_with(':'))
                     || t.strip_prefix(&format!("\"{key}\""))
                         .is_some_and(|r| r.starts_with(':'))
             }
         })?;
-        let indent = lines[hit].len() - lines[hit].trim_start().len();
-        // The key's block ends at the next line indented no deeper.
-        let block_end = (hit + 1..to)
-            .find(|&i| {
-                let l = lines[i];
-                !l.trim().is_empty() && l.len() - l.trim_start().len() <= indent
-            })
-            .unwrap_or(to);
         found = Some(hit + 1);
         from = hit + 1;
-        to = block_end;
-        min_indent = indent + 1;
-        // Flow mappings (`properties: { a: ... }`) keep the rest on one line.
-        if lines[hit].contains('{') && from == to {
+        to = (hit + 1..to).find(|&i| !blank(i) && indent(i) <= level).unwrap_or(to);
+        if from == to {
+            // A scalar or flow value on the key's own line.
             break;
         }
     }

@@ -745,6 +745,13 @@ fn nested_front_matter_lines() {
     assert_eq!(nested_line(src, &["input", "schema", "properties", "a"]), Some(6));
     assert_eq!(nested_line(src, &["output", "schema"]), Some(9));
     assert_eq!(nested_line(src, &["output", "missing"]), None);
+    // Direct children only: `history` under properties is not input.history.
+    let chat = "---\ninput:\n  schema:\n    properties:\n      history: {type: array}\n  history: history\n---\nhi\n";
+    assert_eq!(nested_line(chat, &["input", "history"]), Some(6));
+    assert_eq!(
+        nested_line(chat, &["input", "schema", "properties", "history", "type"]),
+        Some(5)
+    );
     assert_eq!(list_item_line("---\ninput:\n  schema: [a, b]\n---\n", "b"), Some(3));
     assert_eq!(
         list_item_line("---\ninput:\n  schema:\n    - a\n    - b\n---\n", "b"),
