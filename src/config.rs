@@ -137,11 +137,8 @@ fn toml_error(e: &toml::de::Error, text: &str, path: &Path) -> Error {
     };
     let msg = e.message().trim().to_string();
     let mut err = Error::at(path, line, col, &msg);
-    if let Some(rest) = msg.split("unknown field `").nth(1)
-        && let Some((field, _tail)) = rest.split_once('`')
-    {
-        let expected: Vec<String> = crate::yaml::unknown_field(&msg).map(|(_, e)| e).unwrap_or_default();
-        err = err.with_hint_opt(suggest(field, expected.iter().map(String::as_str)));
+    if let Some((field, expected)) = crate::yaml::unknown_field(&msg) {
+        err = err.with_hint_opt(suggest(&field, expected.iter().map(String::as_str)));
     }
     err
 }

@@ -6,18 +6,19 @@
 pub mod budget;
 pub mod catalog;
 pub mod ci;
-pub mod error;
-pub mod prompt;
-pub mod tokens;
-pub mod yaml;
-
-pub use error::{Error, ErrorKind, Result};
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod error;
 pub mod eval;
 pub mod git;
 pub mod measure;
 pub mod project;
+pub mod prompt;
+pub mod provider;
 pub mod report;
+pub mod tokens;
 pub mod ui;
+pub mod yaml;
+
+pub use error::{Error, ErrorKind, Result};

@@ -23,10 +23,12 @@ fn located(e: &serde_saphyr::Error, path: &Path, line_offset: usize) -> Error {
     let raw = e.without_snippet().to_string();
     let msg = clean_message(&raw);
     let mut err = Error::at(path, line, col, &msg);
-    if let Some((field, expected)) = unknown_field(&msg) {
-        let hint = suggest(&field, expected.iter().map(String::as_str));
+    if let Some((what, name, expected)) = unknown_name(&msg) {
+        let hint = suggest(&name, expected.iter().map(String::as_str));
         err = err.with_hint_opt(hint);
-        if !expected.is_empty() {
+        // A variant list is already in the message and can be long; a key
+        // list is short and worth repeating next to the suggestion.
+        if what == "field" && !expected.is_empty() {
             err = err.hint(format!("known keys here: {}", expected.join(", ")));
         }
     }
@@ -41,20 +43,29 @@ fn clean_message(raw: &str) -> String {
     cut.trim_end_matches('.').to_string()
 }
 
-/// `unknown field `x`, expected one of a, b` → ("x", ["a", "b"]). Accepts
-/// the names with or without backticks, separated by ", " or " or ".
-pub(crate) fn unknown_field(msg: &str) -> Option<(String, Vec<String>)> {
-    let rest = msg.split("unknown field `").nth(1)?;
-    let (field, tail) = rest.split_once('`')?;
+/// `unknown field `x`, expected one of a, b` → ("field", "x", ["a", "b"]);
+/// the same for `unknown variant`. serde-saphyr lists the names bare, serde's
+/// own messages quote them in backticks (`one of `a`, `b``, `` `a` or `b` ``);
+/// both are read.
+fn unknown_name(msg: &str) -> Option<(&'static str, String, Vec<String>)> {
+    let (what, rest) = ["field", "variant"]
+        .into_iter()
+        .find_map(|w| Some((w, msg.split(&format!("unknown {w} `")).nth(1)?)))?;
+    let (name, tail) = rest.split_once('`')?;
     let list = tail.split_once("expected ").map(|(_, l)| l).unwrap_or("");
     let list = list.strip_prefix("one of ").unwrap_or(list);
     let expected = list
         .split(", ")
         .flat_map(|s| s.split(" or "))
         .map(|s| s.trim().trim_matches('`').to_string())
-        .filter(|s| !s.is_empty() && !s.contains(' '))
+        .filter(|s| !s.is_empty())
         .collect();
-    Some((field.to_string(), expected))
+    Some((what, name.to_string(), expected))
+}
+
+/// The unknown field and the expected names, for other readers (TOML).
+pub(crate) fn unknown_field(msg: &str) -> Option<(String, Vec<String>)> {
+    unknown_name(msg).map(|(_, name, expected)| (name, expected))
 }
 
 #[cfg(test)]
@@ -76,6 +87,39 @@ mod tests {
         assert!(err.message.starts_with("a.prompt:3:"), "{}", err.message);
         assert!(err.message.contains("max_token"), "{}", err.message);
         assert_eq!(err.hints[0], "did you mean 'max_tokens'?");
+    }
+
+    #[test]
+    fn unknown_name_reads_bare_and_quoted_lists() {
+        let bare = unknown_name("unknown field `max_token`, expected one of max_tokens, top_p");
+        assert_eq!(
+            bare,
+            Some(("field", "max_token".into(), vec!["max_tokens".into(), "top_p".into()]))
+        );
+        let quoted = unknown_name("unknown variant `jsn`, expected `text` or `json`");
+        assert_eq!(
+            quoted,
+            Some(("variant", "jsn".into(), vec!["text".into(), "json".into()]))
+        );
+        assert_eq!(unknown_name("missing field `x`"), None);
+    }
+
+    #[test]
+    fn unknown_variant_suggests_without_repeating_the_list() {
+        #[derive(Debug, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        enum Format {
+            Text,
+            Json,
+        }
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Out {
+            format: Format,
+        }
+        let err = from_str::<Out>("format: jsn\n", Path::new("a.prompt"), 0).unwrap_err();
+        assert!(err.message.starts_with("a.prompt:1:"), "{}", err.message);
+        assert_eq!(err.hints, vec!["did you mean 'json'?".to_string()]);
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl Repo {
 
     /// Resolve a revision (`HEAD`, `main`, `v1~2`, a sha, a tag) to a commit.
     pub fn commit(&self, rev: &str) -> Result<git2::Commit<'_>> {
-        if self.repo.is_empty().unwrap_or(false) {
+        if self.is_unborn() {
             return Err(
                 Error::input(format!("cannot resolve '{rev}': the repository has no commits yet"))
                     .hint("commit the prompts first (git add prompts && git commit)"),
@@ -55,6 +55,12 @@ impl Repo {
         let obj = self.repo.revparse_single(rev).map_err(|e| self.rev_error(rev, &e))?;
         obj.peel_to_commit()
             .map_err(|_| Error::input(format!("revision '{rev}' does not name a commit")))
+    }
+
+    /// True when HEAD points at a branch with no commits (a new repository).
+    pub fn is_unborn(&self) -> bool {
+        matches!(self.repo.head(), Err(e) if e.code() == git2::ErrorCode::UnbornBranch)
+            || self.repo.is_empty().unwrap_or(false)
     }
 
     fn rev_error(&self, rev: &str, e: &git2::Error) -> Error {

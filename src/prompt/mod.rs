@@ -176,7 +176,7 @@ impl Prompt {
         if let Some(n) = &fm.name
             && n != name
         {
-            let line = find_key_line(front.unwrap_or(""), "name").map(|l| l + FRONT_FIRST_LINE);
+            let line = find_key_line(front.unwrap_or(""), "name").map(|l| l + 2);
             return Err(Error::at(
                 path,
                 line,
@@ -189,7 +189,7 @@ impl Prompt {
         }
         if let Some(model) = &fm.model {
             crate::catalog::validate_id(model).map_err(|e| {
-                let line = find_key_line(front.unwrap_or(""), "model").map(|l| l + FRONT_FIRST_LINE);
+                let line = find_key_line(front.unwrap_or(""), "model").map(|l| l + 2);
                 Error::at(path, line, None, e.message).with_hint_opt(e.hints.into_iter().next())
             })?;
         }
@@ -275,7 +275,7 @@ impl Prompt {
     /// 1-based line of a front-matter key (top-level or nested), if present.
     pub fn front_line(&self, key: &str) -> Option<usize> {
         let (front, _) = split_front_matter(&self.source, &self.path).ok()?;
-        find_key_line(front?, key).map(|l| l + FRONT_FIRST_LINE)
+        find_key_line(front?, key).map(|l| l + 2)
     }
 }
 
@@ -310,9 +310,6 @@ fn split_front_matter<'a>(text: &'a str, path: &Path) -> Result<(Option<&'a str>
     )
     .hint("end the YAML front matter with a line containing only ---"))
 }
-
-/// File line of the front matter's first line (line 1 is the opening `---`).
-const FRONT_FIRST_LINE: usize = 2;
 
 /// 0-based line within `src` where `key:` appears (first occurrence).
 fn find_key_line(src: &str, key: &str) -> Option<usize> {
