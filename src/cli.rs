@@ -79,7 +79,9 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn project(&self) -> Result<Project> {
-        Project::discover(&self.dir)
+        let project = Project::discover(&self.dir)?;
+        crate::tokens::cache::enable(&project.root.join(".promptctl/cache/token-counts"));
+        Ok(project)
     }
 
     /// Refuse formats a command does not render.
@@ -109,14 +111,16 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         format: cli.format,
         ui: Ui::new(cli.color, cli.quiet),
     };
-    match &cli.command {
+    let result = match &cli.command {
         Command::Init(a) => commands::init::run(&ctx, a),
         Command::Check(a) => commands::check::run(&ctx, a),
         Command::List(a) => commands::list::run(&ctx, a),
         Command::Render(a) => commands::render::run(&ctx, a),
         Command::Tokens(a) => commands::tokens::run(&ctx, a),
         Command::Completions(a) => commands::completions::run(&ctx, a),
-    }
+    };
+    crate::tokens::cache::flush();
+    result
 }
 
 #[cfg(test)]

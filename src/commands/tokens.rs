@@ -24,7 +24,16 @@ pub struct TokensArgs {
 #[derive(Debug, Serialize)]
 pub struct TokensReport {
     pub catalog_date: String,
-    pub prompts: Vec<Measurement>,
+    pub prompts: Vec<TokensEntry>,
+}
+
+/// A measurement plus the exact messages that were counted (the largest
+/// rendering), so anyone can re-count them with another tokenizer.
+#[derive(Debug, Serialize)]
+pub struct TokensEntry {
+    #[serde(flatten)]
+    pub measurement: Measurement,
+    pub messages: Vec<crate::prompt::message::Message>,
 }
 
 pub fn run(ctx: &Ctx, args: &TokensArgs) -> Result<ExitStatus> {
@@ -49,7 +58,13 @@ pub fn run(ctx: &Ctx, args: &TokensArgs) -> Result<ExitStatus> {
     }
     let report = TokensReport {
         catalog_date: project.catalog.date.clone(),
-        prompts,
+        prompts: prompts
+            .into_iter()
+            .map(|m| TokensEntry {
+                messages: m.messages.clone(),
+                measurement: m,
+            })
+            .collect(),
     };
     match ctx.format {
         Format::Json => ctx.ui.out(&report::json(&report)?),
@@ -60,7 +75,8 @@ pub fn run(ctx: &Ctx, args: &TokensArgs) -> Result<ExitStatus> {
 
 pub fn render_text(r: &TokensReport) -> String {
     let mut out = String::new();
-    for (i, m) in r.prompts.iter().enumerate() {
+    for (i, e) in r.prompts.iter().enumerate() {
+        let m = &e.measurement;
         if i > 0 {
             out.push('\n');
         }

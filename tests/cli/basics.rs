@@ -312,3 +312,22 @@ fn dash_c_runs_elsewhere() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stdout(&out).contains("support/triage"));
 }
+
+#[test]
+fn token_count_cache_is_reused_and_a_bad_cache_is_ignored() {
+    let env = TestEnv::with_example();
+    let first = env.run(&["tokens", "--all", "--format", "json"]);
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    let cache = env.read(".promptctl/cache/token-counts");
+    assert!(cache.starts_with("promptctl token-count cache v1"), "{cache}");
+    assert!(cache.lines().count() > 5);
+    let second = env.run(&["tokens", "--all", "--format", "json"]);
+    assert_eq!(stdout(&first), stdout(&second));
+    env.write(".promptctl/cache/token-counts", "something else\n0\tzz\t1\n");
+    let third = env.run(&["tokens", "--all", "--format", "json"]);
+    assert_eq!(stdout(&first), stdout(&third));
+    assert!(
+        env.read(".promptctl/cache/token-counts")
+            .starts_with("promptctl token-count cache v1")
+    );
+}
