@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Benchmark `promptctl check` on a generated 1,000-prompt repository.
+# Benchmark `promptctl check` on generated 1,000-prompt repositories.
 #
-#   scripts/bench-check.sh [N_PROMPTS]      (default 1000)
+#   bash scripts/bench-check.sh [N_PROMPTS]      (default 1000)
 #
-# Builds promptctl in release mode, generates a git repository with N prompts
-# in 20 directories (every other prompt with a 3-case eval suite, every tenth
-# with a conversation history), commits it on main, then changes 10% of the
-# prompts on a branch. Measures whole-process wall time with hyperfine:
-#   - check            every prompt of the working tree
-#   - check --base     the same, plus every prompt at main (growth limits)
-# Needs: cargo, git, hyperfine (apt-get install hyperfine).
+# Measures whole-process wall time with hyperfine on two repositories:
+# 1. the shared benchmark repository (scripts/gen-repo.py --suites --commits 11:
+#    N prompts in 20 directories, every tenth with a 3-case suite, then 10
+#    commits that each change one prompt): `check` and `check --base HEAD~10`;
+# 2. a lint-heavy one generated below: JSON output schemas to validate on 90%
+#    of the prompts, a history budget to bound on 10%, a 3-case suite on half,
+#    a directory budget; committed on main, then 10% of the prompts changed on
+#    a branch: `check` and `check --base main`.
+# Needs: cargo, git, python3, hyperfine (apt-get install hyperfine).
 set -euo pipefail
 
 n=${1:-1000}
@@ -19,6 +21,23 @@ bin="$root/target/release/promptctl"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+echo "promptctl $("$bin" --version | cut -d' ' -f2), $n prompts, $(nproc) cores"
+
+python3 "$root/scripts/gen-repo.py" "$work/shared" --prompts "$n" --suites --commits 11
+"$bin" -C "$work/shared" check --base HEAD~10 -q > /dev/null
+bench() { # label dir base-rev
+  local label=$1 dir=$2 base=$3
+  # Cold: no token-count cache (.promptctl/), as in a fresh CI checkout.
+  hyperfine -N --warmup 1 --runs 10 --prepare "rm -rf $dir/.promptctl" \
+    --command-name "check, cold ($label)" "$bin -C $dir check -q" \
+    --command-name "check --base $base, cold ($label)" "$bin -C $dir check --base $base -q"
+  # Warm: the cache filled by an earlier run, as on a developer's machine.
+  hyperfine -N --warmup 2 --runs 10 \
+    --command-name "check, warm ($label)" "$bin -C $dir check -q" \
+    --command-name "check --base $base, warm ($label)" "$bin -C $dir check --base $base -q"
+}
+bench "gen-repo, $n prompts" "$work/shared" HEAD~10
+
 repo="$work/repo"
 mkdir -p "$repo"
 cd "$repo"
@@ -141,9 +160,6 @@ for ((i = 0; i < n; i += 10)); do
 done
 git -c user.name=bench -c user.email=bench@example.com commit -q -am pr
 
-echo "promptctl $("$bin" --version | cut -d' ' -f2), $n prompts, $(nproc) cores"
 # Exit 0 expected: the generated changes stay within budget.
 "$bin" check --base main -q > /dev/null
-hyperfine --warmup 2 --runs 10 \
-  --command-name "check ($n prompts)" "$bin check -q" \
-  --command-name "check --base main ($n prompts)" "$bin check --base main -q"
+bench "lint-heavy, $n prompts" "$repo" main
