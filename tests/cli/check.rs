@@ -424,3 +424,24 @@ fn pre_commit_hooks_run_check_on_prompt_changes() {
     assert_eq!(hooks[0]["language"], "rust");
     assert_eq!(hooks[1]["language"], "system");
 }
+
+#[test]
+fn an_unwritable_job_summary_is_a_warning_not_a_failure() {
+    let env = TestEnv::with_example();
+    let out = env
+        .cmd()
+        .args(["check", "--format", "github"])
+        .env("GITHUB_STEP_SUMMARY", env.path().join("no/such/dir/summary.md"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("warning: could not write the job summary: "),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        stdout(&out),
+        "promptctl check passed: 4 prompts, 0 errors, 0 warnings\n"
+    );
+}
