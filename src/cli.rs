@@ -67,6 +67,14 @@ pub enum Command {
     List(commands::list::ListArgs),
     Render(commands::render::RenderArgs),
     Tokens(commands::tokens::TokensArgs),
+    Release(commands::release::ReleaseArgs),
+    Promote(commands::promote::PromoteArgs),
+    Rollback(commands::rollback::RollbackArgs),
+    Canary(commands::canary::CanaryArgs),
+    Status(commands::status::StatusArgs),
+    History(commands::history::HistoryArgs),
+    Resolve(commands::resolve::ResolveArgs),
+    Export(commands::export::ExportArgs),
     Completions(commands::completions::CompletionsArgs),
 }
 
@@ -117,6 +125,14 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::List(a) => commands::list::run(&ctx, a),
         Command::Render(a) => commands::render::run(&ctx, a),
         Command::Tokens(a) => commands::tokens::run(&ctx, a),
+        Command::Release(a) => commands::release::run(&ctx, a),
+        Command::Promote(a) => commands::promote::run(&ctx, a),
+        Command::Rollback(a) => commands::rollback::run(&ctx, a),
+        Command::Canary(a) => commands::canary::run(&ctx, a),
+        Command::Status(a) => commands::status::run(&ctx, a),
+        Command::History(a) => commands::history::run(&ctx, a),
+        Command::Resolve(a) => commands::resolve::run(&ctx, a),
+        Command::Export(a) => commands::export::run(&ctx, a),
         Command::Completions(a) => commands::completions::run(&ctx, a),
     };
     crate::tokens::cache::flush();

@@ -83,9 +83,23 @@ pub struct Config {
     pub budget: Budget,
     #[serde(default)]
     pub traffic: Traffic,
+    #[serde(default)]
+    pub release: ReleaseConfig,
     /// `check`: per-directory budgets and severity overrides.
     #[serde(default)]
     pub check: crate::budget::rules::CheckConfig,
+}
+
+/// `[release]`: how `release`, `promote`, `rollback` and `canary` act.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseConfig {
+    /// Act without `--execute` (default: dry run).
+    #[serde(default)]
+    pub execute: bool,
+    /// Remote that `--push` pushes to (default: origin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
 }
 
 impl Config {

@@ -16,6 +16,7 @@ pub mod measure;
 pub mod project;
 pub mod prompt;
 pub mod provider;
+pub mod release;
 pub mod report;
 pub mod tokens;
 pub mod ui;

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::cli::{Ctx, ExitStatus, Format};
@@ -5,6 +7,7 @@ use crate::error::Result;
 use crate::eval::suite;
 use crate::measure::{self, Measurement};
 use crate::project::{Project, Source};
+use crate::release;
 use crate::report;
 
 /// List prompts with model, tokens and cost per call
@@ -18,7 +21,31 @@ pub struct ListArgs {
 #[derive(Debug, Serialize)]
 pub struct ListReport {
     pub catalog_date: String,
-    pub prompts: Vec<Measurement>,
+    pub prompts: Vec<ListEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ListEntry {
+    #[serde(flatten)]
+    pub measurement: Measurement,
+    /// Released stable/canary versions (absent outside git or when unreleased).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<release::state::Summary>,
+}
+
+/// Release state by prompt name; empty outside a git repository. A tag
+/// promptctl cannot read is a warning here, not a failure of `list`.
+fn release_summaries(ctx: &Ctx, project: &Project) -> BTreeMap<String, release::state::Summary> {
+    let Ok(Some(repo)) = crate::git::Repo::discover(&project.root) else {
+        return BTreeMap::new();
+    };
+    match release::state::load_all(&repo.repo) {
+        Ok(all) => all.into_iter().map(|(n, r)| (n, r.summary())).collect(),
+        Err(e) => {
+            ctx.ui.warn(format!("release state not shown: {}", e.message));
+            BTreeMap::new()
+        }
+    }
 }
 
 /// Measure every prompt of the project at `source`.
@@ -40,9 +67,16 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> Result<ExitStatus> {
     ctx.require_format("list", &[Format::Text, Format::Json])?;
     let project = ctx.project()?;
     let source = Source::from_rev(args.rev.as_deref());
+    let releases = release_summaries(ctx, &project);
     let report = ListReport {
         catalog_date: project.catalog.date.clone(),
-        prompts: measure_all(&project, &source)?,
+        prompts: measure_all(&project, &source)?
+            .into_iter()
+            .map(|m| ListEntry {
+                release: releases.get(&m.prompt).copied().filter(|s| s.stable.is_some()),
+                measurement: m,
+            })
+            .collect(),
     };
     match ctx.format {
         Format::Json => ctx.ui.out(&report::json(&report)?),
@@ -55,11 +89,21 @@ pub fn render_text(r: &ListReport) -> String {
     if r.prompts.is_empty() {
         return "no prompts found (prompt files are prompts/**/*.prompt)\n".to_string();
     }
-    let mut t = report::text::table(&["NAME", "MODEL", "INPUT", "MAX OUT", "COST/CALL", "COST/1K", "SAMPLES"]);
+    let mut t = report::text::table(&[
+        "NAME",
+        "MODEL",
+        "INPUT",
+        "MAX OUT",
+        "COST/CALL",
+        "COST/1K",
+        "SAMPLES",
+        "RELEASE",
+    ]);
     report::text::align_right(&mut t, &[2, 3, 4, 5]);
     let mut any_estimate = false;
     let mut any_uncapped = false;
-    for m in &r.prompts {
+    for e in &r.prompts {
+        let m = &e.measurement;
         any_estimate |= !m.exact;
         let max_out = match m.output_cap {
             Some(c) => c.to_string(),
@@ -81,6 +125,7 @@ pub fn render_text(r: &ListReport) -> String {
             report::usd(m.cost.per_call_max_usd),
             report::usd(m.cost.per_1k_calls_max_usd),
             samples,
+            e.release.map(|s| s.label()).unwrap_or_else(|| "-".to_string()),
         ]);
     }
     let mut out = report::text::render(&t);

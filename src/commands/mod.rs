@@ -2,11 +2,19 @@
 //! and a `run` function. Commands are glue: resolve settings, call the
 //! domain, hand the model to a renderer.
 
+pub mod canary;
 pub mod check;
 pub mod completions;
+pub mod export;
+pub mod history;
 pub mod init;
 pub mod list;
+pub mod promote;
+pub mod release;
 pub mod render;
+pub mod resolve;
+pub mod rollback;
+pub mod status;
 pub mod tokens;
 
 use std::collections::BTreeMap;

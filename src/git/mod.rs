@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod notes;
+
 use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 
 use crate::error::{Error, Result};

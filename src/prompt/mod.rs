@@ -279,6 +279,12 @@ impl Prompt {
     }
 }
 
+/// The identity of a prompt file's content: BLAKE3 of its bytes, lowercase
+/// hex. Release tags, eval notes and the export bundle all carry it.
+pub fn content_hash(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
 /// Derive a prompt name from a path relative to the prompts directory.
 pub fn name_from_rel_path(rel: &Path) -> Option<String> {
     let s = rel.to_str()?;

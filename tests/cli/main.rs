@@ -5,3 +5,4 @@ mod env;
 
 mod basics;
 mod check;
+mod release;
