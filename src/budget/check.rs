@@ -339,6 +339,48 @@ pub fn check(project: &Project, opts: &Options) -> Result<CheckReport> {
     })
 }
 
+/// The `check` release gate: the rules of `check` (without growth limits,
+/// which need a base) on one prompt as read at a revision, with the
+/// project's overrides. Passes when no error-level finding remains.
+pub fn release_gate(project: &Project, prompt: &Prompt) -> Result<crate::release::gate::GateResult> {
+    use crate::release::gate::GateResult;
+    let policy = policy(project)?;
+    let (suites, _) = load_suites(project)?;
+    let cx = Cx {
+        project,
+        policy: &policy,
+        suites: &suites,
+        base_rev: None,
+    };
+    let file = PromptFile {
+        name: prompt.name.clone(),
+        path: prompt.path.clone(),
+        bytes: prompt.source.clone().into_bytes(),
+    };
+    let (_, mut findings) = cx.check_prompt(&file, None, false);
+    apply_overrides(&policy, &mut findings);
+    let errors: Vec<&Finding> = findings.iter().filter(|f| f.severity == Severity::Error).collect();
+    let warnings = findings.iter().filter(|f| f.severity == Severity::Warning).count();
+    if errors.is_empty() {
+        let summary = match warnings {
+            0 => "no findings".to_string(),
+            n => format!("no errors, {n} warning{}", if n == 1 { "" } else { "s" }),
+        };
+        return Ok(GateResult::new("check", true, summary));
+    }
+    let listed: Vec<String> = errors
+        .iter()
+        .take(3)
+        .map(|f| format!("{} {}", f.code, f.message))
+        .collect();
+    let more = errors.len().saturating_sub(3);
+    let mut summary = listed.join("; ");
+    if more > 0 {
+        summary.push_str(&format!("; and {more} more (promptctl check {})", prompt.name));
+    }
+    Ok(GateResult::new("check", false, summary))
+}
+
 /// Map over `items` on the machine's cores, keeping order. Measuring is
 /// CPU-bound (templating, BPE), and prompts are independent.
 fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {

@@ -766,3 +766,35 @@ fn growth_and_room_math() {
     assert_eq!(context_room(128_000, 10.0), 115_200);
     assert_eq!(context_room(200, 0.0), 200);
 }
+
+#[test]
+fn the_release_gate_runs_the_rules_on_one_prompt() {
+    let fx = Fx::new(&[
+        ("prompts/a.prompt", &simple("")),
+        ("prompts/b.prompt", &prompt("output:\n  format: json\n", "{{ text }}")),
+    ]);
+    let project = fx.project();
+    let a = project.load("a", &Source::WorkTree).unwrap();
+    let g = release_gate(&project, &a).unwrap();
+    assert!(g.passed);
+    assert_eq!(g.name, "check");
+    assert_eq!(g.summary, "no findings");
+    let b = project.load("b", &Source::WorkTree).unwrap();
+    let g = release_gate(&project, &b).unwrap();
+    assert!(!g.passed);
+    assert!(
+        g.summary
+            .starts_with("lint/missing-output-schema output.format is json"),
+        "{}",
+        g.summary
+    );
+    // An override that downgrades the rule lets the release through.
+    fx.write(
+        "promptctl.toml",
+        "[[check.override]]\ncode = \"lint/missing-output-schema\"\nseverity = \"warning\"\nreason = \"free-form JSON for now\"\n",
+    );
+    let project = fx.project();
+    let g = release_gate(&project, &b).unwrap();
+    assert!(g.passed);
+    assert_eq!(g.summary, "no errors, 1 warning");
+}
