@@ -75,6 +75,7 @@ pub enum Command {
     History(commands::history::HistoryArgs),
     Resolve(commands::resolve::ResolveArgs),
     Export(commands::export::ExportArgs),
+    Diff(commands::diff::DiffArgs),
     Completions(commands::completions::CompletionsArgs),
 }
 
@@ -133,6 +134,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::History(a) => commands::history::run(&ctx, a),
         Command::Resolve(a) => commands::resolve::run(&ctx, a),
         Command::Export(a) => commands::export::run(&ctx, a),
+        Command::Diff(a) => commands::diff::run(&ctx, a),
         Command::Completions(a) => commands::completions::run(&ctx, a),
     };
     crate::tokens::cache::flush();

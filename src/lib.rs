@@ -9,6 +9,7 @@ pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod diff;
 pub mod error;
 pub mod eval;
 pub mod git;

@@ -5,6 +5,7 @@
 pub mod canary;
 pub mod check;
 pub mod completions;
+pub mod diff;
 pub mod export;
 pub mod history;
 pub mod init;

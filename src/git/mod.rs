@@ -4,6 +4,8 @@
 //! Errors here say which revision or path failed and what to do about it
 //! (unknown revision, shallow clone, empty repository).
 
+pub mod changes;
+
 use std::path::{Path, PathBuf};
 
 pub mod notes;
@@ -60,6 +62,8 @@ impl Repo {
     }
 
     /// True when HEAD points at a branch with no commits (a new repository).
+    /// (libgit2's `is_empty` also wants HEAD on its own default branch name,
+    /// so a fresh `git init -b main` would not count.)
     pub fn is_unborn(&self) -> bool {
         matches!(self.repo.head(), Err(e) if e.code() == git2::ErrorCode::UnbornBranch)
             || self.repo.is_empty().unwrap_or(false)

@@ -5,4 +5,5 @@ mod env;
 
 mod basics;
 mod check;
+mod diff;
 mod release;
