@@ -67,6 +67,9 @@ pub enum Command {
     List(commands::list::ListArgs),
     Render(commands::render::RenderArgs),
     Tokens(commands::tokens::TokensArgs),
+    Diff(commands::diff::DiffArgs),
+    Eval(commands::eval::EvalArgs),
+    Cache(commands::cache::CacheArgs),
     Release(commands::release::ReleaseArgs),
     Promote(commands::promote::PromoteArgs),
     Rollback(commands::rollback::RollbackArgs),
@@ -75,7 +78,6 @@ pub enum Command {
     History(commands::history::HistoryArgs),
     Resolve(commands::resolve::ResolveArgs),
     Export(commands::export::ExportArgs),
-    Diff(commands::diff::DiffArgs),
     Completions(commands::completions::CompletionsArgs),
 }
 
@@ -135,6 +137,8 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Resolve(a) => commands::resolve::run(&ctx, a),
         Command::Export(a) => commands::export::run(&ctx, a),
         Command::Diff(a) => commands::diff::run(&ctx, a),
+        Command::Eval(a) => commands::eval::run(&ctx, a),
+        Command::Cache(a) => commands::cache::run(&ctx, a),
         Command::Completions(a) => commands::completions::run(&ctx, a),
     };
     crate::tokens::cache::flush();

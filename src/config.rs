@@ -85,6 +85,11 @@ pub struct Config {
     pub traffic: Traffic,
     #[serde(default)]
     pub release: ReleaseConfig,
+    /// `[providers.<id>]`: base URL, key variable, timeouts, retries, limits.
+    #[serde(default, skip_serializing)]
+    pub providers: BTreeMap<String, crate::provider::ProviderSettings>,
+    #[serde(default)]
+    pub eval: EvalSection,
     /// `check`: per-directory budgets and severity overrides.
     #[serde(default)]
     pub check: crate::budget::rules::CheckConfig,
@@ -100,6 +105,29 @@ pub struct ReleaseConfig {
     /// Remote that `--push` pushes to (default: origin).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<String>,
+}
+
+/// `[eval]`: defaults of `promptctl eval` (its flags override them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvalSection {
+    /// Cases in flight at once, across all suites and providers (`-j`).
+    pub concurrency: usize,
+    /// Corrective retries of the structured-output guard before the
+    /// fallback model is tried.
+    pub guard_retries: u32,
+    /// Stop starting new requests once a run has spent this many US dollars.
+    pub max_cost_usd: Option<f64>,
+}
+
+impl Default for EvalSection {
+    fn default() -> Self {
+        EvalSection {
+            concurrency: 8,
+            guard_retries: 2,
+            max_cost_usd: None,
+        }
+    }
 }
 
 impl Config {
@@ -120,6 +148,36 @@ impl Config {
                     format!("traffic.requests_per_day.{name} must be a non-negative number, got {v}"),
                 ));
             }
+        }
+        for (id, settings) in &cfg.providers {
+            settings.validate(id).map_err(|e| {
+                let header = [format!("[providers.{id}]"), format!("[providers.\"{id}\"]")];
+                let line = text
+                    .lines()
+                    .position(|l| header.iter().any(|h| l.trim() == h))
+                    .map(|i| i + 1);
+                Error::at(path, line, None, e.message)
+            })?;
+        }
+        if cfg.eval.concurrency == 0 {
+            return Err(crate::budget::validation_error(
+                path,
+                text,
+                0,
+                "concurrency",
+                "eval.concurrency must be at least 1".into(),
+            ));
+        }
+        if let Some(usd) = cfg.eval.max_cost_usd
+            && !(usd.is_finite() && usd >= 0.0)
+        {
+            return Err(crate::budget::validation_error(
+                path,
+                text,
+                0,
+                "max_cost_usd",
+                format!("eval.max_cost_usd must be a non-negative number, got {usd}"),
+            ));
         }
         Ok(cfg)
     }
@@ -217,6 +275,33 @@ require_output_cap = true
     #[test]
     fn wrong_type_is_rejected() {
         let err = Config::parse("[budget]\nmax_input_tokens = \"lots\"\n", Path::new(FILE_NAME)).unwrap_err();
+        assert!(err.message.starts_with("promptctl.toml:2:"), "{}", err.message);
+    }
+
+    #[test]
+    fn providers_and_eval_sections_parse_and_validate() {
+        let c = Config::parse(
+            "[eval]\nconcurrency = 4\nmax_cost_usd = 2.5\n\n[providers.openai]\nbase_url = \"http://127.0.0.1:9/v1\"\ntimeout = \"5s\"\nconcurrency = 2\n",
+            Path::new(FILE_NAME),
+        )
+        .unwrap();
+        assert_eq!(c.eval.concurrency, 4);
+        assert_eq!(c.eval.guard_retries, 2);
+        assert_eq!(c.eval.max_cost_usd, Some(2.5));
+        let p = &c.providers["openai"];
+        assert_eq!(p.timeout, std::time::Duration::from_secs(5));
+        assert_eq!(p.concurrency, Some(2));
+
+        let err = Config::parse("[providers.openai]\nmax_attempts = 0\n", Path::new(FILE_NAME)).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("promptctl.toml:1: [providers.openai] max_attempts"),
+            "{}",
+            err.message
+        );
+        let err = Config::parse("[eval]\n\nconcurrency = 0\n", Path::new(FILE_NAME)).unwrap_err();
+        assert!(err.message.starts_with("promptctl.toml:3:"), "{}", err.message);
+        let err = Config::parse("[eval]\njobs = 3\n", Path::new(FILE_NAME)).unwrap_err();
         assert!(err.message.starts_with("promptctl.toml:2:"), "{}", err.message);
     }
 }

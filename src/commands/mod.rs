@@ -2,10 +2,12 @@
 //! and a `run` function. Commands are glue: resolve settings, call the
 //! domain, hand the model to a renderer.
 
+pub mod cache;
 pub mod canary;
 pub mod check;
 pub mod completions;
 pub mod diff;
+pub mod eval;
 pub mod export;
 pub mod history;
 pub mod init;

@@ -371,7 +371,7 @@ pub struct Observation<'a> {
 }
 
 /// The verdict of one assertion on one output.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AssertionResult {
     /// The assertion type, `not-` prefixed when negated.
     pub kind: String,

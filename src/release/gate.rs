@@ -105,17 +105,23 @@ fn variables_gate(prompt: &Prompt, suites: &[SuiteFile]) -> GateResult {
     let mine = suite::for_prompt(suites, &prompt.name);
     let mut cases = 0usize;
     for s in &mine {
-        for (i, vars) in s.suite.case_vars().iter().enumerate() {
+        let iter = match s.suite.iter_cases() {
+            Ok(it) => it,
+            Err(e) => return GateResult::new("variables", false, e.message),
+        };
+        for item in iter {
+            let (i, case) = match item {
+                Ok(c) => c,
+                Err(e) => return GateResult::new("variables", false, e.message),
+            };
             cases += 1;
-            if let Err(e) = render::render(prompt, vars) {
-                let case = s.suite.cases[i]
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| format!("case {}", i + 1));
+            let mut vars = s.suite.defaults.vars.clone();
+            vars.extend(case.vars.clone());
+            if let Err(e) = render::render(prompt, &vars) {
                 return GateResult::new(
                     "variables",
                     false,
-                    format!("{} '{case}': {}", s.path.display(), e.message),
+                    format!("{} '{}': {}", s.path.display(), case.name_or(i), e.message),
                 );
             }
         }

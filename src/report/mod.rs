@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod diff;
+pub mod eval;
 pub mod release;
 pub mod text;
 

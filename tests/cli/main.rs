@@ -6,4 +6,5 @@ mod env;
 mod basics;
 mod check;
 mod diff;
+mod eval;
 mod release;
