@@ -63,6 +63,7 @@ impl Format {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     Init(commands::init::InitArgs),
+    Check(commands::check::CheckArgs),
     List(commands::list::ListArgs),
     Render(commands::render::RenderArgs),
     Tokens(commands::tokens::TokensArgs),
@@ -123,6 +124,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
     };
     let result = match &cli.command {
         Command::Init(a) => commands::init::run(&ctx, a),
+        Command::Check(a) => commands::check::run(&ctx, a),
         Command::List(a) => commands::list::run(&ctx, a),
         Command::Render(a) => commands::render::run(&ctx, a),
         Command::Tokens(a) => commands::tokens::run(&ctx, a),

@@ -90,6 +90,9 @@ pub struct Config {
     pub providers: BTreeMap<String, crate::provider::ProviderSettings>,
     #[serde(default)]
     pub eval: EvalSection,
+    /// `check`: per-directory budgets and severity overrides.
+    #[serde(default)]
+    pub check: crate::budget::rules::CheckConfig,
 }
 
 /// `[release]`: how `release`, `promote`, `rollback` and `canary` act.
@@ -134,6 +137,7 @@ impl Config {
         if let Err((key, msg)) = cfg.budget.validate() {
             return Err(crate::budget::validation_error(path, text, 0, key, msg));
         }
+        cfg.check.compile(path, text)?;
         for (name, v) in &cfg.traffic.requests_per_day {
             if !(v.is_finite() && *v >= 0.0) {
                 return Err(crate::budget::validation_error(

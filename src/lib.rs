@@ -5,6 +5,7 @@
 
 pub mod budget;
 pub mod catalog;
+pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod config;

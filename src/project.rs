@@ -107,6 +107,14 @@ impl Project {
     /// collisions (names differing only in case collide as git refs on
     /// case-insensitive file systems).
     pub fn prompt_files(&self, source: &Source) -> Result<Vec<PromptFile>> {
+        let files = self.scan_prompt_files(source)?;
+        check_collisions(&files)?;
+        Ok(files)
+    }
+
+    /// Every prompt file in the source, sorted by name, name collisions
+    /// included (`check` reports them as findings).
+    pub fn scan_prompt_files(&self, source: &Source) -> Result<Vec<PromptFile>> {
         let dir = self.prompts_dir().to_path_buf();
         let mut files = Vec::new();
         match source {
@@ -146,7 +154,6 @@ impl Project {
             }
         }
         files.sort_by(|a, b| a.name.cmp(&b.name));
-        check_collisions(&files)?;
         Ok(files)
     }
 

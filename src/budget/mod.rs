@@ -2,6 +2,10 @@
 //! shape and validation; the checks that measure prompts against them live
 //! with the `check` command's domain code.
 
+pub mod check;
+pub mod history;
+pub mod rules;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};

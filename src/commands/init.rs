@@ -4,11 +4,22 @@ use crate::cli::{Ctx, ExitStatus, Format};
 use crate::error::{Error, Result};
 
 /// Scaffold promptctl.toml, prompts/ and evals/
+///
+/// With --ci in a project that has a promptctl.toml, only the CI workflow is written.
 #[derive(clap::Args, Debug)]
 pub struct InitArgs {
     /// Overwrite files that already exist
     #[arg(long)]
     pub force: bool,
+    /// Also write a CI workflow that gates pull requests
+    #[arg(long, value_enum, value_name = "PROVIDER")]
+    pub ci: Option<CiProvider>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CiProvider {
+    /// GitHub Actions: .github/workflows/promptctl.yml
+    Github,
 }
 
 const CONFIG: &str = r#"# promptctl project configuration. Every section is optional.
@@ -71,11 +82,17 @@ cases:
 pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<ExitStatus> {
     ctx.require_format("init", &[Format::Text])?;
     let root = ctx.dir.clone();
-    let files: Vec<(PathBuf, &str)> = vec![
-        (PathBuf::from("promptctl.toml"), CONFIG),
-        (PathBuf::from("prompts/example.prompt"), PROMPT),
-        (PathBuf::from("evals/example.yaml"), SUITE),
-    ];
+    // An existing project only gets the workflow.
+    let scaffold = !(args.ci.is_some() && root.join(crate::config::FILE_NAME).is_file());
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    if scaffold {
+        files.push((PathBuf::from("promptctl.toml"), CONFIG.to_string()));
+        files.push((PathBuf::from("prompts/example.prompt"), PROMPT.to_string()));
+        files.push((PathBuf::from("evals/example.yaml"), SUITE.to_string()));
+    }
+    if let Some(CiProvider::Github) = args.ci {
+        files.push(github_workflow(&root)?);
+    }
     let existing: Vec<&Path> = files
         .iter()
         .map(|(p, _)| p.as_path())
@@ -90,9 +107,29 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<ExitStatus> {
         crate::commands::write_atomic(&root.join(rel), contents.as_bytes())?;
         ctx.ui.status("Created", rel.display());
     }
-    ensure_gitignore(&root)?;
-    ctx.ui.status("Updated", ".gitignore (.promptctl/ is local state)");
+    if scaffold {
+        ensure_gitignore(&root)?;
+        ctx.ui.status("Updated", ".gitignore (.promptctl/ is local state)");
+    }
     Ok(ExitStatus::Success)
+}
+
+/// The GitHub workflow for the project at `root`: at the repository's root
+/// (GitHub reads workflows only there), with the project's directories.
+fn github_workflow(root: &Path) -> Result<(PathBuf, String)> {
+    let (config, _) = crate::config::Config::load(root)?;
+    let (prefix, up) = match crate::git::Repo::discover(root)? {
+        Some(repo) => {
+            let up: PathBuf = repo.prefix.components().map(|_| "..").collect();
+            (repo.prefix, up)
+        }
+        None => (PathBuf::new(), PathBuf::new()),
+    };
+    let spec = crate::ci::WorkflowSpec::new(&prefix, &config.project.prompts_dir, &config.project.evals_dir);
+    Ok((
+        up.join(crate::ci::GITHUB_WORKFLOW_PATH),
+        crate::ci::github_workflow(&spec),
+    ))
 }
 
 /// Add `.promptctl/` to .gitignore unless it is there already.

@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod canary;
+pub mod check;
 pub mod completions;
 pub mod diff;
 pub mod eval;

@@ -4,6 +4,7 @@
 mod env;
 
 mod basics;
+mod check;
 mod diff;
 mod eval;
 mod release;
