@@ -67,7 +67,10 @@ fn main() {
 
     // The reference implementation, for the ratio (same text, same run).
     for (name, make) in [
-        ("o200k_base", tiktoken_rs::o200k_base as fn() -> anyhow::Result<tiktoken_rs::CoreBPE>),
+        (
+            "o200k_base",
+            tiktoken_rs::o200k_base as fn() -> anyhow::Result<tiktoken_rs::CoreBPE>,
+        ),
         ("cl100k_base", tiktoken_rs::cl100k_base),
     ] {
         let t = Instant::now();

@@ -9,10 +9,10 @@
 use serde::Serialize;
 
 use crate::budget::Budget;
-use crate::catalog::Model;
+
 use crate::error::Result;
 use crate::eval::suite::{self, SuiteFile};
-use crate::measure::{self, Measurement};
+use crate::measure::Measurement;
 use crate::project::Project;
 use crate::prompt::{Prompt, render};
 use crate::report;
@@ -90,10 +90,7 @@ pub fn run_gates(project: &Project, prompt: &Prompt, rev: &str, commit: &str, li
         Err(e) => GateResult::new("model", false, e.message.clone()),
     });
     report.push(variables_gate(prompt, &suites));
-    report.push(match &model {
-        Ok(m) => budget_gate(project, prompt, m, &suites),
-        Err(_) => GateResult::new("budget", false, "not measured: the model did not resolve"),
-    });
+    report.push(crate::budget::check::release_gate(project, prompt)?);
     report.push(eval_gate(project, prompt, commit, live, &suites));
     Ok(report)
 }
@@ -186,23 +183,6 @@ fn variables_gate(prompt: &Prompt, suites: &[SuiteFile]) -> GateResult {
             "not checked: no eval cases or defaults to render with",
         ),
     }
-}
-
-/// The prompt's budget (project `[budget]` overridden by its front matter)
-/// against the measured worst case. Growth limits need a base and are left
-/// to `check`.
-fn budget_gate(project: &Project, prompt: &Prompt, model: &Model, suites: &[SuiteFile]) -> GateResult {
-    let samples = measure::samples_for(prompt, suites);
-    let m = match measure::measure(prompt, model, &samples) {
-        Ok(m) => m,
-        Err(e) => return GateResult::new("budget", false, format!("not measured: {}", e.message)),
-    };
-    let budget = project
-        .config
-        .budget
-        .merged(prompt.front.budget.as_ref().unwrap_or(&Budget::default()));
-    let (ok, parts) = budget_findings(&budget, &m);
-    GateResult::new("budget", ok, parts.join("; "))
 }
 
 /// Each limit as `measured ≤ limit` (or `>` when broken); whether all hold.

@@ -405,8 +405,8 @@ fn failed_gates_block_unless_forced_with_a_reason() {
     let plan = fx.plan(None).unwrap();
     assert!(plan.blocked);
     let budget = plan.gates.as_ref().unwrap().failed().next().unwrap().clone();
-    assert_eq!(budget.name, "budget");
-    assert!(budget.summary.contains("> 5 tokens"), "{}", budget.summary);
+    assert_eq!(budget.name, "check");
+    assert!(budget.summary.contains("budget/input-tokens"), "{}", budget.summary);
     let e = ops::apply(&fx.repo(), &plan, None).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Gate);
     assert!(fx.tag_names().is_empty());
@@ -424,7 +424,11 @@ fn failed_gates_block_unless_forced_with_a_reason() {
     ops::apply(&fx.repo(), &plan, None).unwrap();
     let v = fx.state().versions[&1].clone();
     assert_eq!(v.overrides.len(), 1);
-    assert!(v.overrides[0].starts_with("budget FAILED: input"), "{}", v.overrides[0]);
+    assert!(
+        v.overrides[0].starts_with("check FAILED: budget/input-tokens"),
+        "{}",
+        v.overrides[0]
+    );
     assert_eq!(v.reason.as_deref(), Some("hotfix, budget fixed next"));
     let h = history::history(&fx.git(), &fx.state()).unwrap();
     assert_eq!(h.entries[0].event.as_ref().unwrap().overrides.len(), 1);
@@ -440,7 +444,7 @@ fn unknown_model_fails_the_model_gate() {
     fx.commit("bad model");
     let plan = fx.plan(None).unwrap();
     let failed: Vec<&str> = plan.gates.as_ref().unwrap().failed().map(|g| g.name.as_str()).collect();
-    assert_eq!(failed, ["model", "budget"]);
+    assert_eq!(failed, ["model", "check"]);
 }
 
 #[test]

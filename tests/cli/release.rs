@@ -303,7 +303,7 @@ fn full_life_cycle_with_a_remote_and_a_clone() {
         "Reason: v3 misroutes refunds",
         "Actor: Test Author <author@example.com>",
         "Model: openai:gpt-3.5-turbo",
-        "Gate: budget passed: input",
+        "Gate: check passed",
     ] {
         assert!(show.contains(line), "`git show` lacks {line:?}:\n{show}");
     }
@@ -415,7 +415,7 @@ fn json_plan_is_machine_readable() {
         .iter()
         .map(|g| g["name"].as_str().unwrap())
         .collect();
-    assert_eq!(gates, ["parse", "model", "variables", "budget", "eval"]);
+    assert_eq!(gates, ["parse", "model", "variables", "check", "eval"]);
     let refs: Vec<&str> = j["refs"]
         .as_array()
         .unwrap()
@@ -547,9 +547,9 @@ fn gates_block_a_release_unless_forced_with_a_reason() {
     env.commit_all("tight");
     let out = env.run(&["release", "support/triage", "--execute"]);
     assert_eq!(code(&out), 1);
-    assert!(stdout(&out).contains("FAIL budget"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("FAIL check"), "{}", stdout(&out));
     assert!(
-        stderr(&out).contains("release gates failed for support/triage: budget"),
+        stderr(&out).contains("release gates failed for support/triage: check"),
         "{}",
         stderr(&out)
     );
@@ -569,7 +569,7 @@ fn gates_block_a_release_unless_forced_with_a_reason() {
         ],
     );
     let show = env.git(&["show", "--no-patch", "prompt/support/triage@v1"]);
-    assert!(show.contains("Override: budget FAILED: input"), "{show}");
+    assert!(show.contains("Override: check FAILED: budget/input-tokens"), "{show}");
     assert!(show.contains("Reason: hotfix for outage"), "{show}");
 }
 
