@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{Ctx, ExitStatus, Format};
 use crate::error::{Error, Result};
+use crate::eval::compare;
 use crate::eval::result::{CaseRecord, Status};
 use crate::eval::run::{self, Mode, Observer, RunOptions, Verdict};
 use crate::project::{Project, Source};
@@ -45,10 +46,24 @@ pub struct EvalArgs {
     /// Evaluate the prompts as of this git revision (suites come from the working tree)
     #[arg(long, value_name = "REV")]
     pub rev: Option<String>,
+    /// Compare against the prompts at this revision: runs the suites whose
+    /// prompt changed, at REV and at the head, and checks [eval.gates]
+    #[arg(long, value_name = "REV", conflicts_with_all = ["rev", "resume", "record"])]
+    pub base: Option<String>,
+    /// The head of the comparison (default: the working tree)
+    #[arg(long, value_name = "REV", requires = "base")]
+    pub head: Option<String>,
+    /// With --base: run every suite, not only those whose prompt changed
+    #[arg(long, requires = "base")]
+    pub all: bool,
 }
 
 pub fn run(ctx: &Ctx, args: &EvalArgs) -> Result<ExitStatus> {
-    ctx.require_format("eval", &[Format::Text, Format::Json, Format::Junit])?;
+    if args.base.is_some() {
+        ctx.require_format("eval --base", &[Format::Text, Format::Json, Format::Markdown])?;
+    } else {
+        ctx.require_format("eval", &[Format::Text, Format::Json, Format::Junit])?;
+    }
     let project = ctx.project()?;
     let mut opts = RunOptions::new(run::process_env());
     opts.suites = args
@@ -77,6 +92,9 @@ pub fn run(ctx: &Ctx, args: &EvalArgs) -> Result<ExitStatus> {
     };
     opts.resume = args.resume.clone();
     opts.source = Source::from_rev(args.rev.as_deref());
+    if let Some(base) = &args.base {
+        return compare(ctx, &project, opts, base, args);
+    }
 
     let plan = run::plan(&project, &opts)?;
     let progress = Arc::new(Progress::new(&ctx.ui.clone()));
@@ -126,6 +144,46 @@ pub fn run(ctx: &Ctx, args: &EvalArgs) -> Result<ExitStatus> {
         Verdict::Pass => Ok(ExitStatus::Success),
         Verdict::GateFailed => Ok(ExitStatus::GateFailed),
         Verdict::Error(e) => Err(e),
+    }
+}
+
+/// `eval --base`: both sides, deltas, gates. Provider failure → exit 3,
+/// a broken gate → exit 1.
+fn compare(ctx: &Ctx, project: &Project, opts: RunOptions, base: &str, args: &EvalArgs) -> Result<ExitStatus> {
+    let spec = compare::CompareSpec {
+        base: base.to_string(),
+        head: args.head.clone(),
+        all: args.all,
+    };
+    let report = compare::run(project, &opts, &spec)?;
+    let out = match ctx.format {
+        Format::Json => report::json(&report)?,
+        Format::Markdown => report::compare::markdown(&report),
+        _ => report::compare::text(&report),
+    };
+    ctx.ui.out(&out);
+    if report.provider_failed {
+        let failed: Vec<String> = report
+            .comparisons
+            .iter()
+            .filter(|c| c.provider_failed())
+            .map(|c| format!("{} × {}", c.prompt, c.target))
+            .collect();
+        return Err(Error::external(format!(
+            "provider failed on one side of the comparison: {}",
+            failed.join(", ")
+        )));
+    }
+    if report.passed {
+        Ok(ExitStatus::Success)
+    } else {
+        for c in &report.comparisons {
+            for g in c.gates.iter().filter(|g| !g.passed) {
+                ctx.ui
+                    .status("Gate", format!("{} × {}: {}", c.prompt, c.target, g.message));
+            }
+        }
+        Ok(ExitStatus::GateFailed)
     }
 }
 

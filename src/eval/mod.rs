@@ -9,6 +9,7 @@
 
 pub mod assert;
 pub mod cache;
+pub mod compare;
 pub mod guard;
 pub mod key;
 pub mod record;

@@ -192,6 +192,9 @@ pub struct Suite {
     pub defaults: CaseDefaults,
     #[serde(default)]
     pub cases: Cases,
+    /// Overrides of `[eval.gates]` for `eval --base`.
+    #[serde(default)]
+    pub gates: Option<crate::eval::compare::Gates>,
 }
 
 /// A suite file read from disk.

@@ -1,6 +1,7 @@
 //! Renderers: turn report models (plain `Serialize` data from the domain
 //! modules) into text, JSON, markdown... Nothing here computes a figure.
 
+pub mod compare;
 pub mod diff;
 pub mod eval;
 pub mod release;

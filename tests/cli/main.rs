@@ -4,6 +4,7 @@
 mod env;
 
 mod basics;
+mod compare;
 mod diff;
 mod eval;
 mod release;

@@ -1,0 +1,188 @@
+//! `eval --base` reports: text, markdown (a PR comment).
+
+use crate::eval::compare::{CompareReport, Comparison, Delta};
+use crate::report::{text, usd};
+
+/// Labels and formatting of each metric row.
+fn label(metric: &str) -> &'static str {
+    match metric {
+        "pass_rate" => "pass rate",
+        "input_tokens_mean" => "input tokens (mean)",
+        "input_tokens_p95" => "input tokens (p95)",
+        "output_tokens_mean" => "output tokens (mean)",
+        "output_tokens_p95" => "output tokens (p95)",
+        "cost_per_call_usd" => "cost per call",
+        "cost_per_1k_usd" => "cost per 1k calls",
+        "monthly_usd" => "monthly (traffic)",
+        "latency_p50_ms" => "latency p50",
+        "latency_p95_ms" => "latency p95",
+        "truncated_share" => "truncated",
+        _ => "?",
+    }
+}
+
+fn value(metric: &str, v: Option<f64>, exact: bool) -> String {
+    let Some(v) = v else { return "–".to_string() };
+    let approx = if exact { "" } else { "≈" };
+    match metric {
+        "pass_rate" | "truncated_share" => format!("{:.1}%", v * 100.0),
+        m if m.contains("usd") => usd(v),
+        m if m.contains("latency") => format!("{v:.0}ms"),
+        m if m.ends_with("mean") => format!("{approx}{v:.1}"),
+        _ => format!("{approx}{v:.0}"),
+    }
+}
+
+fn abs(d: &Delta, exact: bool) -> String {
+    let Some(a) = d.abs else { return "–".to_string() };
+    let m = d.metric.as_str();
+    match m {
+        "pass_rate" | "truncated_share" => format!("{:+.1}pp", a * 100.0),
+        m if m.contains("usd") => crate::report::usd_delta(a),
+        m if m.contains("latency") => format!("{a:+.0}ms"),
+        _ => format!("{}{a:+.1}", if exact { "" } else { "≈" }),
+    }
+}
+
+fn pct(d: &Delta) -> String {
+    match (d.pct, d.abs) {
+        (Some(p), _) => format!("{p:+.1}%"),
+        (None, Some(a)) if a != 0.0 => "new".to_string(),
+        (None, Some(_)) => "0%".to_string(),
+        _ => "–".to_string(),
+    }
+}
+
+fn exact_of(c: &Comparison) -> bool {
+    c.head.tokens_exact && c.base.as_ref().is_none_or(|b| b.tokens_exact)
+}
+
+fn rows(c: &Comparison) -> Vec<[String; 5]> {
+    let exact = exact_of(c);
+    c.deltas
+        .iter()
+        .filter(|d| d.base.is_some() || d.head.is_some())
+        .map(|d| {
+            [
+                label(&d.metric).to_string(),
+                value(&d.metric, d.base, exact),
+                value(&d.metric, d.head, exact),
+                abs(d, exact),
+                pct(d),
+            ]
+        })
+        .collect()
+}
+
+fn title(c: &Comparison) -> String {
+    match &c.base_prompt {
+        Some(old) => format!("{} (was {old}) × {}", c.prompt, c.target),
+        None => format!("{} × {}", c.prompt, c.target),
+    }
+}
+
+fn verdict(r: &CompareReport) -> String {
+    let failed: usize = r
+        .comparisons
+        .iter()
+        .map(|c| c.gates.iter().filter(|g| !g.passed).count())
+        .sum();
+    if r.comparisons.is_empty() {
+        "no prompt changed between the two revisions".to_string()
+    } else if r.provider_failed {
+        "provider failed: see below".to_string()
+    } else if failed > 0 {
+        format!("FAIL: {failed} gate{} broken", if failed == 1 { "" } else { "s" })
+    } else {
+        "PASS: every gate holds".to_string()
+    }
+}
+
+/// Plain text for a terminal.
+pub fn text(r: &CompareReport) -> String {
+    let mut out = format!("{} → {}: {}\n", r.base, r.head, verdict(r));
+    for c in &r.comparisons {
+        out.push_str(&format!("\n{}  ({})\n", title(c), c.suite));
+        for n in &c.notes {
+            out.push_str(&format!("  note: {n}\n"));
+        }
+        for (s, side) in [("base", c.base.as_ref()), ("head", Some(&c.head))] {
+            if let Some(e) = side.and_then(|x| x.provider_error.as_ref()) {
+                out.push_str(&format!("  {s}: provider failed: {e}\n"));
+            }
+        }
+        let mut t = text::table(&["metric", "base", "head", "Δ", "Δ%"]);
+        for row in rows(c) {
+            t.add_row(row.to_vec());
+        }
+        text::align_right(&mut t, &[1, 2, 3, 4]);
+        for line in text::render(&t).lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+        if !c.flipped.is_empty() {
+            out.push_str("  flipped:\n");
+            for f in &c.flipped {
+                out.push_str(&format!("    {}: {} → {}", f.case, f.base.as_str(), f.head.as_str()));
+                if !f.reasons.is_empty() {
+                    out.push_str(&format!(" ({})", f.reasons.join("; ")));
+                }
+                out.push('\n');
+            }
+        }
+        for g in &c.gates {
+            out.push_str(&format!("  {} {}\n", if g.passed { "ok  " } else { "FAIL" }, g.message));
+        }
+    }
+    if !r.unchanged.is_empty() {
+        out.push_str(&format!(
+            "\nunchanged (not run; --all runs them): {}\n",
+            r.unchanged.join(", ")
+        ));
+    }
+    out
+}
+
+/// Markdown for a PR comment: verdict first, delta table, flipped cases collapsed.
+pub fn markdown(r: &CompareReport) -> String {
+    let mut out = format!("### promptctl eval: {}\n\n`{}` → `{}`\n", verdict(r), r.base, r.head);
+    for c in &r.comparisons {
+        out.push_str(&format!("\n#### {}\n\n", title(c).replace('×', "\\×")));
+        for n in &c.notes {
+            out.push_str(&format!("> {n}\n\n"));
+        }
+        for (s, side) in [("base", c.base.as_ref()), ("head", Some(&c.head))] {
+            if let Some(e) = side.and_then(|x| x.provider_error.as_ref()) {
+                out.push_str(&format!("> **{s}: provider failed:** {e}\n\n"));
+            }
+        }
+        for g in &c.gates {
+            out.push_str(&format!("- {} {}\n", if g.passed { "✅" } else { "❌" }, g.message));
+        }
+        if !c.gates.is_empty() {
+            out.push('\n');
+        }
+        out.push_str("| metric | base | head | Δ | Δ% |\n|---|---:|---:|---:|---:|\n");
+        for row in rows(c) {
+            out.push_str(&format!("| {} |\n", row.join(" | ")));
+        }
+        if !c.flipped.is_empty() {
+            out.push_str(&format!(
+                "\n<details><summary>{} flipped case{}</summary>\n\n",
+                c.flipped.len(),
+                if c.flipped.len() == 1 { "" } else { "s" }
+            ));
+            for f in &c.flipped {
+                out.push_str(&format!("- `{}`: {} → {}", f.case, f.base.as_str(), f.head.as_str()));
+                if !f.reasons.is_empty() {
+                    out.push_str(&format!(" — {}", f.reasons.join("; ")));
+                }
+                out.push('\n');
+            }
+            out.push_str("\n</details>\n");
+        }
+    }
+    if !r.unchanged.is_empty() {
+        out.push_str(&format!("\nUnchanged, not run: {}\n", r.unchanged.join(", ")));
+    }
+    out
+}

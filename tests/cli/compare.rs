@@ -1,0 +1,260 @@
+//! `promptctl eval --base`: comparing prompt versions on real git repositories
+//! against a local mock of an OpenAI-compatible server.
+
+use wiremock::matchers::{body_string_contains, method};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::env::*;
+
+const PROMPT_V1: &str = "---\nmodel: openai:gpt-4o-mini\nconfig:\n  max_tokens: 200\n---\nsystem:\nAnswer the customer briefly.\n\nuser:\n{{ message }}\n";
+const PROMPT_V2: &str = "---\nmodel: openai:gpt-4o-mini\nconfig:\n  max_tokens: 200\n---\nsystem:\nAnswer the customer in full detail.\n\nuser:\n{{ message }}\n";
+
+fn answer(text: &str, out_tokens: u64) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(serde_json::json!({
+        "choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 20, "completion_tokens": out_tokens},
+    }))
+}
+
+/// A mock that answers at length when the request carries the new wording.
+fn server(rt: &tokio::runtime::Runtime) -> MockServer {
+    rt.block_on(async {
+        let s = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(body_string_contains("in full detail"))
+            .respond_with(answer("A long answer with every detail spelled out.", 60))
+            .with_priority(1)
+            .mount(&s)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(answer("A short answer.", 20))
+            .with_priority(2)
+            .mount(&s)
+            .await;
+        s
+    })
+}
+
+/// A repository with one prompt and its suite committed at v1; returns the base commit.
+fn repo(env: &TestEnv, uri: &str, gates: &str) -> String {
+    env.git_init();
+    env.write(
+        "promptctl.toml",
+        &format!(
+            "[traffic.requests_per_day]\n\"support/reply\" = 1000\n\n[providers.openai]\nbase_url = \"{uri}/v1\"\n\n[eval.gates]\n{gates}\n"
+        ),
+    );
+    env.write("prompts/support/reply.prompt", PROMPT_V1);
+    env.write(
+        "evals/support/reply.yaml",
+        "prompt: support/reply\ncases:\n  - name: billing\n    vars: {message: Where is my invoice?}\n    assert:\n      - {type: contains, value: answer}\n  - name: login\n    vars: {message: I cannot log in.}\n",
+    );
+    env.write(".gitignore", ".promptctl/\n");
+    env.commit_all("v1")
+}
+
+fn compare(env: &TestEnv, args: &[&str]) -> std::process::Output {
+    env.cmd()
+        .env("OPENAI_API_KEY", "test-key")
+        .args(["eval", "--base", "HEAD"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn longer_answers_show_in_the_deltas_and_break_the_output_gate() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = server(&rt);
+    let env = TestEnv::new();
+    repo(
+        &env,
+        &server.uri(),
+        "max_output_tokens_increase_pct = 50\nmin_pass_rate = 1.0",
+    );
+    env.write("prompts/support/reply.prompt", PROMPT_V2);
+
+    let out = compare(&env, &["--format", "json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let j = json(&out);
+    let c = &j["comparisons"][0];
+    assert_eq!(c["prompt"], "support/reply");
+    assert_eq!(c["target"], "openai:gpt-4o-mini");
+    let d = |m: &str| {
+        c["deltas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["metric"] == m)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(d("output_tokens_mean")["base"], 20.0);
+    assert_eq!(d("output_tokens_mean")["head"], 60.0);
+    assert_eq!(d("output_tokens_mean")["pct"], 200.0);
+    // gpt-4o-mini: $0.15/M in, $0.60/M out → 20 in + 20 out vs 20 in + 60 out.
+    let base_cost = d("cost_per_call_usd")["base"].as_f64().unwrap();
+    let head_cost = d("cost_per_call_usd")["head"].as_f64().unwrap();
+    assert!(
+        (base_cost - (20.0 * 0.15 + 20.0 * 0.60) / 1e6).abs() < 1e-12,
+        "{base_cost}"
+    );
+    assert!(
+        (head_cost - (20.0 * 0.15 + 60.0 * 0.60) / 1e6).abs() < 1e-12,
+        "{head_cost}"
+    );
+    let monthly = d("monthly_usd");
+    assert!((monthly["head"].as_f64().unwrap() - head_cost * 1000.0 * 30.0).abs() < 1e-9);
+    let gates = c["gates"].as_array().unwrap();
+    let out_gate = gates
+        .iter()
+        .find(|g| g["gate"] == "max_output_tokens_increase_pct")
+        .unwrap();
+    assert_eq!(out_gate["passed"], false);
+    assert_eq!(out_gate["measured"], 200.0);
+    assert_eq!(out_gate["limit"], 50.0);
+    assert_eq!(j["passed"], false);
+
+    let text = compare(&env, &[]);
+    assert_eq!(code(&text), 1);
+    let err = stderr(&text);
+    assert!(
+        err.contains("max_output_tokens_increase_pct: +200.0% breaks limit +50.0%"),
+        "{err}"
+    );
+    let s = stdout(&text);
+    assert!(s.starts_with("HEAD → worktree: FAIL: 1 gate broken\n"), "{s}");
+    assert!(s.contains("output tokens (mean)"), "{s}");
+
+    let md = compare(&env, &["--format", "markdown"]);
+    let m = stdout(&md);
+    assert!(m.starts_with("### promptctl eval: FAIL: 1 gate broken"), "{m}");
+    assert!(
+        m.contains("| output tokens (mean) | 20.0 | 60.0 | +40.0 | +200.0% |"),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_change_within_the_gates_passes_and_unchanged_suites_are_skipped() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = server(&rt);
+    let env = TestEnv::new();
+    repo(&env, &server.uri(), "max_output_tokens_increase_pct = 50");
+    // Unchanged: nothing runs.
+    let out = compare(&env, &["--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let j = json(&out);
+    assert_eq!(j["comparisons"].as_array().unwrap().len(), 0);
+    assert_eq!(j["unchanged"][0], "evals/support/reply.yaml");
+    assert_eq!(rt.block_on(server.received_requests()).unwrap().len(), 0);
+
+    // A wording change that keeps answers the same length.
+    env.write(
+        "prompts/support/reply.prompt",
+        &PROMPT_V1.replace("briefly", "briefly and kindly"),
+    );
+    let out = compare(&env, &["--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let j = json(&out);
+    let c = &j["comparisons"][0];
+    assert_eq!(c["gates"][0]["passed"], true);
+    assert_eq!(c["gates"][0]["measured"], 0.0);
+    assert_eq!(j["passed"], true);
+    // Two cases on each side.
+    assert_eq!(rt.block_on(server.received_requests()).unwrap().len(), 4);
+}
+
+#[test]
+fn a_failing_case_is_listed_as_flipped_and_breaks_the_pass_rate_gates() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = server(&rt);
+    let env = TestEnv::new();
+    repo(&env, &server.uri(), "max_pass_rate_drop_pp = 10\nmin_pass_rate = 0.9");
+    env.write(
+        "evals/support/reply.yaml",
+        &env.read("evals/support/reply.yaml").replace(
+            "assert:\n      - {type: contains, value: answer}",
+            "assert:\n      - {type: contains, value: short}",
+        ),
+    );
+    env.commit_all("assert short answers");
+    env.write("prompts/support/reply.prompt", PROMPT_V2);
+    let out = compare(&env, &["--format", "json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let j = json(&out);
+    let c = &j["comparisons"][0];
+    assert_eq!(c["flipped"][0]["case"], "billing");
+    assert_eq!(c["flipped"][0]["base"], "pass");
+    assert_eq!(c["flipped"][0]["head"], "fail");
+    assert!(!c["flipped"][0]["reasons"].as_array().unwrap().is_empty());
+    let failed: Vec<&str> = c["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["passed"] == false)
+        .map(|g| g["gate"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["min_pass_rate", "max_pass_rate_drop_pp"]);
+}
+
+#[test]
+fn a_prompt_absent_at_the_base_gets_a_head_only_report() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = server(&rt);
+    let env = TestEnv::new();
+    let base = repo(&env, &server.uri(), "");
+    env.write("prompts/support/new.prompt", PROMPT_V1);
+    env.write(
+        "evals/support/new.yaml",
+        "prompt: support/new\ncases:\n  - name: one\n    vars: {message: hi}\n",
+    );
+    let out = env
+        .cmd()
+        .env("OPENAI_API_KEY", "k")
+        .args(["eval", "--base", &base, "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let j = json(&out);
+    let c = &j["comparisons"][0];
+    assert_eq!(c["prompt"], "support/new");
+    assert!(c["base"].is_null());
+    assert_eq!(
+        c["notes"][0],
+        "support/new does not exist at the base revision: head-only report"
+    );
+}
+
+#[test]
+fn a_provider_failing_on_one_side_exits_3_and_keeps_the_other_side() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(async {
+        let s = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(body_string_contains("in full detail"))
+            .respond_with(ResponseTemplate::new(503))
+            .with_priority(1)
+            .mount(&s)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(answer("A short answer.", 20))
+            .with_priority(2)
+            .mount(&s)
+            .await;
+        s
+    });
+    let env = TestEnv::new();
+    repo(&env, &server.uri(), "");
+    let cfg = env.read("promptctl.toml");
+    env.write("promptctl.toml", &cfg.replace("/v1\"\n", "/v1\"\nmax_attempts = 1\n"));
+    env.commit_all("no retries");
+    env.write("prompts/support/reply.prompt", PROMPT_V2);
+    let out = compare(&env, &["--format", "json"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let j = json(&out);
+    let c = &j["comparisons"][0];
+    assert_eq!(c["base"]["output_tokens_mean"], 20.0);
+    assert!(c["head"]["provider_error"].is_string(), "{c}");
+    assert!(stderr(&out).contains("provider failed on one side of the comparison: support/reply"));
+}
