@@ -467,19 +467,43 @@ pub fn run(
     let mut affected = Vec::new();
     let mut at_base = Vec::new();
     let mut unchanged = Vec::new();
+    let mut renames = HashMap::new();
+    let mut diff: Option<crate::diff::DiffReport> = None;
+    // The prompt's name at the base, when rename detection pairs it with one.
+    let mut renamed_from = |name: &str| -> crate::error::Result<Option<String>> {
+        if diff.is_none() {
+            let head = match &spec.head {
+                Some(r) => crate::diff::Head::Rev(r.clone()),
+                None => crate::diff::Head::WorkTree,
+            };
+            let ds = crate::diff::DiffSpec::new(crate::diff::Base::Rev(spec.base.clone()), head);
+            diff = Some(crate::diff::compare(project, &ds)?);
+        }
+        Ok(diff.as_ref().and_then(|d| {
+            d.prompts
+                .iter()
+                .find(|p| p.status == crate::diff::Status::Renamed && p.new_name.as_deref() == Some(name))
+                .and_then(|p| p.old_name.clone())
+        }))
+    };
     for sf in &suites {
         let path = sf.path.display().to_string();
         let head = project.load(&sf.suite.prompt, &head_src)?;
-        match project.load(&sf.suite.prompt, &repo_check) {
-            Ok(b) => {
-                if b.source == head.source && !spec.all {
-                    unchanged.push(path);
-                    continue;
-                }
-                at_base.push(path.clone());
-            }
-            Err(e) if e.message.starts_with("no prompt named") => {}
+        let base_name = match project.load(&sf.suite.prompt, &repo_check) {
+            Ok(_) => Some(sf.suite.prompt.clone()),
+            Err(e) if e.message.starts_with("no prompt named") => renamed_from(&sf.suite.prompt)?,
             Err(e) => return Err(e),
+        };
+        if let Some(name) = base_name {
+            let b = project.load(&name, &repo_check)?;
+            if b.source == head.source && !spec.all {
+                unchanged.push(path);
+                continue;
+            }
+            if name != sf.suite.prompt {
+                renames.insert(sf.suite.prompt.clone(), name);
+            }
+            at_base.push(path.clone());
         }
         affected.push(path);
     }
@@ -497,6 +521,7 @@ pub fn run(
         let mut base_opts = opts.clone();
         base_opts.suites = at_base;
         base_opts.source = repo_check;
+        base_opts.prompt_names = renames;
         Some(run_suites(project, &base_opts)?)
     };
     let defaults = project.config.eval.gates.clone();
@@ -520,4 +545,130 @@ pub fn run(
         comparisons,
         unchanged,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::stats::{CaseOutcome, Stats, Summary};
+
+    fn result(cases: &[(&str, Status)], out_mean: f64) -> SuiteResult {
+        let n = cases.len() as u64;
+        let passed = cases.iter().filter(|c| c.1 == Status::Pass).count() as u64;
+        let summary = |mean: f64| Summary {
+            n,
+            mean,
+            p50: mean as u64,
+            p95: mean as u64,
+            max: mean as u64,
+        };
+        SuiteResult {
+            suite: "evals/a.yaml".into(),
+            prompt: "a".into(),
+            source: "worktree".into(),
+            target: "openai:gpt-4o-mini".into(),
+            provider: "openai".into(),
+            model: "gpt-4o-mini".into(),
+            replayed: false,
+            threshold: 1.0,
+            passed: passed == n,
+            stats: Stats {
+                cases: n,
+                passed,
+                failed: n - passed,
+                errored: 0,
+                skipped: 0,
+                pass_rate: passed as f64 / n as f64,
+                input_tokens: Some(summary(10.0)),
+                output_tokens: Some(summary(out_mean)),
+                tokens_exact: true,
+                cost_usd: 0.0,
+                cost_per_call_usd: Some(out_mean / 1e6),
+                unpriced: 0,
+                spent_usd: 0.0,
+                latency_ms: None,
+                calls: n,
+                retries: 0,
+                cache_hits: 0,
+                replayed: 0,
+                truncated: 0,
+                truncated_share: 0.0,
+                guard: None,
+                errors: Default::default(),
+            },
+            failures: Vec::new(),
+            failures_not_listed: 0,
+            cases: cases
+                .iter()
+                .map(|(c, s)| CaseOutcome {
+                    case: c.to_string(),
+                    status: *s,
+                })
+                .collect(),
+            prices_of: None,
+        }
+    }
+
+    #[test]
+    fn suite_gates_override_project_gates_one_by_one() {
+        let project = Gates {
+            min_pass_rate: Some(0.9),
+            max_cost_increase_pct: Some(10.0),
+            ..Gates::default()
+        };
+        let suite = Gates {
+            max_cost_increase_pct: Some(50.0),
+            ..Gates::default()
+        };
+        let g = project.merged(&suite);
+        assert_eq!(g.min_pass_rate, Some(0.9));
+        assert_eq!(g.max_cost_increase_pct, Some(50.0));
+        assert_eq!(g.max_truncated_share, None);
+    }
+
+    #[test]
+    fn only_common_cases_are_compared_and_it_is_said() {
+        let base = result(
+            &[("a", Status::Pass), ("b", Status::Pass), ("gone", Status::Fail)],
+            10.0,
+        );
+        let head = result(&[("a", Status::Pass), ("b", Status::Fail), ("new", Status::Pass)], 15.0);
+        let g = Gates {
+            max_pass_rate_drop_pp: Some(10.0),
+            max_output_tokens_increase_pct: Some(60.0),
+            ..Gates::default()
+        };
+        let c = compare(Some(&base), &head, &g, &Traffic::default());
+        assert_eq!(
+            c.notes,
+            ["cases differ between base (3) and head (3): only the 2 common cases compared"]
+        );
+        assert_eq!(c.base.as_ref().unwrap().pass_rate, 1.0);
+        assert_eq!(c.head.pass_rate, 0.5);
+        assert_eq!(c.flipped.len(), 1);
+        assert_eq!(c.flipped[0].case, "b");
+        assert!(!c.gates[0].passed);
+        assert_eq!(c.gates[0].measured, Some(50.0));
+        assert_eq!(c.gates[0].message, "max_pass_rate_drop_pp: 50.0pp breaks limit 10.0pp");
+        assert!(c.gates[1].passed, "{:?}", c.gates[1]);
+        assert!(!c.passed());
+    }
+
+    #[test]
+    fn a_gate_without_a_base_figure_is_not_measured_and_holds() {
+        let head = result(&[("a", Status::Pass)], 10.0);
+        let g = Gates {
+            max_cost_increase_pct: Some(1.0),
+            min_pass_rate: Some(1.0),
+            ..Gates::default()
+        };
+        let c = compare(None, &head, &g, &Traffic::default());
+        assert!(c.passed());
+        assert_eq!(c.gates[1].measured, None);
+        assert_eq!(
+            c.gates[1].message,
+            "max_cost_increase_pct: not measured (no base or no price)"
+        );
+        assert_eq!(c.gates[0].measured, Some(1.0));
+    }
 }

@@ -258,3 +258,53 @@ fn a_provider_failing_on_one_side_exits_3_and_keeps_the_other_side() {
     assert!(c["head"]["provider_error"].is_string(), "{c}");
     assert!(stderr(&out).contains("provider failed on one side of the comparison: support/reply"));
 }
+
+#[test]
+fn a_renamed_prompt_is_followed_to_its_base_name() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = server(&rt);
+    let env = TestEnv::new();
+    repo(&env, &server.uri(), "");
+    env.git(&["mv", "prompts/support/reply.prompt", "prompts/support/answer.prompt"]);
+    env.write("prompts/support/answer.prompt", PROMPT_V2);
+    env.write(
+        "evals/support/reply.yaml",
+        &env.read("evals/support/reply.yaml")
+            .replace("prompt: support/reply", "prompt: support/answer"),
+    );
+    let out = compare(&env, &["--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let j = json(&out);
+    let c = &j["comparisons"][0];
+    assert_eq!(c["prompt"], "support/answer");
+    assert_eq!(c["base_prompt"], "support/reply");
+    assert_eq!(c["base"]["output_tokens_mean"], 20.0);
+    assert_eq!(c["head"]["output_tokens_mean"], 60.0);
+    let text = stdout(&compare(&env, &[]));
+    assert!(
+        text.contains("support/answer (was support/reply) × openai:gpt-4o-mini"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_suite_gates_key_overrides_the_project_gate() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = server(&rt);
+    let env = TestEnv::new();
+    repo(&env, &server.uri(), "max_output_tokens_increase_pct = 50");
+    env.write(
+        "evals/support/reply.yaml",
+        &format!(
+            "gates:\n  max_output_tokens_increase_pct: 300\n{}",
+            env.read("evals/support/reply.yaml")
+        ),
+    );
+    env.commit_all("looser gate for this suite");
+    env.write("prompts/support/reply.prompt", PROMPT_V2);
+    let out = compare(&env, &["--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let g = &json(&out)["comparisons"][0]["gates"][0];
+    assert_eq!(g["limit"], 300.0);
+    assert_eq!(g["passed"], true);
+}
