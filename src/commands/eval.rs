@@ -7,9 +7,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{Ctx, ExitStatus, Format};
 use crate::error::{Error, Result};
-use crate::eval::compare;
 use crate::eval::result::{CaseRecord, Status};
 use crate::eval::run::{self, Mode, Observer, RunOptions, Verdict};
+use crate::eval::{compare, note};
 use crate::project::{Project, Source};
 use crate::report;
 
@@ -56,6 +56,10 @@ pub struct EvalArgs {
     /// With --base: run every suite, not only those whose prompt changed
     #[arg(long, requires = "base")]
     pub all: bool,
+    /// Store each prompt's results as a git note on the evaluated commit
+    /// (refs/notes/promptctl; HEAD for the working tree), shown by `history`
+    #[arg(long)]
+    pub note: bool,
 }
 
 pub fn run(ctx: &Ctx, args: &EvalArgs) -> Result<ExitStatus> {
@@ -132,6 +136,12 @@ pub fn run(ctx: &Ctx, args: &EvalArgs) -> Result<ExitStatus> {
     for p in &report.recorded {
         ui.status("Recorded", p.display());
     }
+    if args.note {
+        let source = Source::from_rev(args.rev.as_deref());
+        for w in note::write(&project, &source, &report.results, &report.run_id)? {
+            ui.status("Noted", format!("{} on {}", w.prompt, &w.commit[..12]));
+        }
+    }
     ui.status("Results", report.run_file.display());
 
     let out = match ctx.format {
@@ -156,6 +166,14 @@ fn compare(ctx: &Ctx, project: &Project, opts: RunOptions, base: &str, args: &Ev
         all: args.all,
     };
     let report = compare::run(project, &opts, &spec)?;
+    if args.note
+        && let Some((run_id, results)) = &report.head_run
+    {
+        let source = Source::from_rev(args.head.as_deref());
+        for w in note::write(project, &source, results, run_id)? {
+            ctx.ui.status("Noted", format!("{} on {}", w.prompt, &w.commit[..12]));
+        }
+    }
     let out = match ctx.format {
         Format::Json => report::json(&report)?,
         Format::Markdown => report::compare::markdown(&report),

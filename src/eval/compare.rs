@@ -148,6 +148,9 @@ pub struct CompareReport {
     pub unchanged: Vec<String>,
     pub passed: bool,
     pub provider_failed: bool,
+    /// The head run's id and results (for `--note`).
+    #[serde(skip)]
+    pub head_run: Option<(String, Vec<SuiteResult>)>,
 }
 
 impl CompareReport {
@@ -161,6 +164,7 @@ impl CompareReport {
             unchanged,
             passed,
             provider_failed,
+            head_run: None,
         }
     }
 }
@@ -539,12 +543,9 @@ pub fn run(
         .collect();
     let gates_for = |suite: &str| per_suite.get(suite).cloned().unwrap_or_else(|| defaults.clone());
     let comparisons = pair_reports(base_report.as_ref(), &head_report, &gates_for, &project.config.traffic);
-    Ok(CompareReport::new(
-        spec.base.clone(),
-        head_label,
-        comparisons,
-        unchanged,
-    ))
+    let mut report = CompareReport::new(spec.base.clone(), head_label, comparisons, unchanged);
+    report.head_run = Some((head_report.run_id, head_report.results));
+    Ok(report)
 }
 
 #[cfg(test)]

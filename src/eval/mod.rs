@@ -12,6 +12,7 @@ pub mod cache;
 pub mod compare;
 pub mod guard;
 pub mod key;
+pub mod note;
 pub mod record;
 pub mod result;
 pub mod run;

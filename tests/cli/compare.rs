@@ -308,3 +308,81 @@ fn a_suite_gates_key_overrides_the_project_gate() {
     assert_eq!(g["limit"], 300.0);
     assert_eq!(g["passed"], true);
 }
+
+#[test]
+fn eval_note_round_trips_merges_and_shows_in_history() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = server(&rt);
+    let env = TestEnv::new();
+    repo(&env, &server.uri(), "");
+    // Another prompt's entry already on the commit: kept.
+    env.git(&[
+        "notes",
+        "--ref=promptctl",
+        "add",
+        "-m",
+        r#"{"schema":1,"prompts":{"other/p":{"content_hash":"h","runs":[{"run_id":"x"}]}}}"#,
+        "HEAD",
+    ]);
+    let out = env
+        .cmd()
+        .env("OPENAI_API_KEY", "k")
+        .args(["eval", "--note"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("Noted support/reply on "), "{}", stderr(&out));
+    let note: serde_json::Value =
+        serde_json::from_str(&env.git(&["notes", "--ref=promptctl", "show", "HEAD"])).unwrap();
+    assert_eq!(note["prompts"]["other/p"]["runs"][0]["run_id"], "x");
+    let entry = &note["prompts"]["support/reply"];
+    assert_eq!(
+        entry["content_hash"],
+        promptctl::prompt::content_hash(PROMPT_V1.as_bytes())
+    );
+    let run = &entry["runs"][0];
+    assert_eq!(run["provider"], "openai:gpt-4o-mini");
+    assert_eq!(run["pass_rate"], 1.0);
+    assert_eq!(run["cases"], 2);
+    assert_eq!(run["mean_output_tokens"], 20.0);
+    assert!(run["run_id"].is_string() && run["date"].is_string());
+
+    let out = env.run(&["release", "support/reply", "--execute"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let h = stdout(&env.run(&["history", "support/reply"]));
+    assert!(
+        h.contains("eval: openai:gpt-4o-mini, 100.0% of 2 cases pass, mean in 20 / out 20 tokens"),
+        "{h}"
+    );
+}
+
+#[test]
+fn eval_base_note_writes_the_head_side_on_the_head_commit() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = server(&rt);
+    let env = TestEnv::new();
+    let base = repo(&env, &server.uri(), "");
+    env.write("prompts/support/reply.prompt", PROMPT_V2);
+    let head = env.commit_all("v2");
+    let out = env
+        .cmd()
+        .env("OPENAI_API_KEY", "k")
+        .args(["eval", "--base", &base, "--head", &head, "--note"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Noted support/reply on "),
+        "{}{}",
+        stderr(&out),
+        stdout(&out)
+    );
+    let note: serde_json::Value = serde_json::from_str(&env.git(&["notes", "--ref=promptctl", "show", &head])).unwrap();
+    let entry = &note["prompts"]["support/reply"];
+    assert_eq!(
+        entry["content_hash"],
+        promptctl::prompt::content_hash(PROMPT_V2.as_bytes())
+    );
+    assert_eq!(entry["runs"][0]["mean_output_tokens"], 60.0);
+    assert_eq!(env.git(&["notes", "--ref=promptctl", "list"]).lines().count(), 1);
+}
