@@ -60,6 +60,10 @@ pub struct EvalArgs {
     /// (refs/notes/promptctl; HEAD for the working tree), shown by `history`
     #[arg(long)]
     pub note: bool,
+    /// Run each suite on these models (comma-separated) and name the
+    /// cheapest one that meets the suite's gate
+    #[arg(long, value_name = "MODELS", value_delimiter = ',', conflicts_with_all = ["base", "providers", "resume"])]
+    pub models: Vec<String>,
 }
 
 pub fn run(ctx: &Ctx, args: &EvalArgs) -> Result<ExitStatus> {
@@ -98,6 +102,9 @@ pub fn run(ctx: &Ctx, args: &EvalArgs) -> Result<ExitStatus> {
     opts.source = Source::from_rev(args.rev.as_deref());
     if let Some(base) = &args.base {
         return compare(ctx, &project, opts, base, args);
+    }
+    if !args.models.is_empty() {
+        return models(ctx, &project, opts, args);
     }
 
     let plan = run::plan(&project, &opts)?;
@@ -203,6 +210,39 @@ fn compare(ctx: &Ctx, project: &Project, opts: RunOptions, base: &str, args: &Ev
         }
         Ok(ExitStatus::GateFailed)
     }
+}
+
+/// `eval --models`: the matrix and the cheapest passing model.
+fn models(ctx: &Ctx, project: &Project, mut opts: RunOptions, args: &EvalArgs) -> Result<ExitStatus> {
+    ctx.require_format("eval --models", &[Format::Text, Format::Json])?;
+    opts.providers = args.models.clone();
+    let report = run::run_suites(project, &opts)?;
+    if let Verdict::Error(e) = report.verdict() {
+        return Err(e);
+    }
+    let cfg = &project.config;
+    let current = |prompt: &str| {
+        project
+            .load(prompt, &opts.source)
+            .map(|p| p.model(&cfg.project.default_model).to_string())
+            .unwrap_or_default()
+    };
+    let suites = crate::eval::suite::load_all(project)?;
+    let min = |suite: &str| {
+        let own = suites
+            .iter()
+            .find(|s| s.path.display().to_string() == suite)
+            .and_then(|s| s.suite.gates.as_ref())
+            .and_then(|g| g.min_pass_rate);
+        own.or(cfg.eval.gates.min_pass_rate)
+    };
+    let ms = crate::eval::matrix::build(&report.results, &current, &min, &cfg.traffic);
+    let out = match ctx.format {
+        Format::Json => report::json(&ms)?,
+        _ => report::compare::matrix(&ms),
+    };
+    ctx.ui.out(&out);
+    Ok(ExitStatus::Success)
 }
 
 /// A suite path given relative to where promptctl runs, made relative to

@@ -12,6 +12,7 @@ pub mod cache;
 pub mod compare;
 pub mod guard;
 pub mod key;
+pub mod matrix;
 pub mod note;
 pub mod record;
 pub mod result;

@@ -186,3 +186,60 @@ pub fn markdown(r: &CompareReport) -> String {
     }
     out
 }
+
+/// `eval --models`: one table per suite, then the cheapest passing model.
+pub fn matrix(ms: &[crate::eval::matrix::Matrix]) -> String {
+    let mut out = String::new();
+    for m in ms {
+        out.push_str(&format!(
+            "{} ({}), current model {}\n",
+            m.prompt, m.suite, m.current_model
+        ));
+        let mut t = text::table(&[
+            "model",
+            "pass rate",
+            "gate",
+            "cost/1k",
+            "output tokens",
+            "latency p50",
+            "latency p95",
+        ]);
+        for r in &m.rows {
+            let name = if r.current {
+                format!("{} (current)", r.model)
+            } else {
+                r.model.clone()
+            };
+            t.add_row(vec![
+                name,
+                format!("{:.1}%", r.pass_rate * 100.0),
+                if r.passed { "pass" } else { "FAIL" }.to_string(),
+                r.cost_per_1k_usd.map_or("–".to_string(), usd),
+                r.output_tokens_mean.map_or("–".to_string(), |o| {
+                    format!("{}{o:.1}", if r.tokens_exact { "" } else { "≈" })
+                }),
+                r.latency_p50_ms.map_or("–".to_string(), |l| format!("{l}ms")),
+                r.latency_p95_ms.map_or("–".to_string(), |l| format!("{l}ms")),
+            ]);
+        }
+        text::align_right(&mut t, &[1, 3, 4, 5, 6]);
+        for line in text::render(&t).lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+        match &m.cheapest_passing {
+            Some(best) => {
+                out.push_str(&format!("  cheapest model meeting the gate: {best}"));
+                if let Some(s) = m.saving_per_1k_usd {
+                    out.push_str(&format!(", saves {} per 1k calls", usd(s)));
+                }
+                if let Some(s) = m.saving_monthly_usd {
+                    out.push_str(&format!(" ({}/month at configured traffic)", usd(s)));
+                }
+                out.push_str(" against the current model\n");
+            }
+            None => out.push_str("  no priced model meets the gate\n"),
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -386,3 +386,73 @@ fn eval_base_note_writes_the_head_side_on_the_head_commit() {
     assert_eq!(entry["runs"][0]["mean_output_tokens"], 60.0);
     assert_eq!(env.git(&["notes", "--ref=promptctl", "list"]).lines().count(), 1);
 }
+
+#[test]
+fn the_model_matrix_names_the_cheapest_passing_model() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(async {
+        let s = MockServer::start().await;
+        // The cheapest model gives a wrong answer; the others a right one.
+        Mock::given(method("POST"))
+            .and(body_string_contains("gpt-4.1-nano"))
+            .respond_with(answer("No idea.", 5))
+            .with_priority(1)
+            .mount(&s)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(answer("Here is the answer.", 20))
+            .with_priority(2)
+            .mount(&s)
+            .await;
+        s
+    });
+    let env = TestEnv::new();
+    repo(&env, &server.uri(), "");
+    env.write(
+        "prompts/support/reply.prompt",
+        &PROMPT_V1.replace("openai:gpt-4o-mini", "openai:gpt-4o"),
+    );
+    let out = env
+        .cmd()
+        .env("OPENAI_API_KEY", "k")
+        .args([
+            "eval",
+            "--models",
+            "openai:gpt-4o,openai:gpt-4o-mini,openai:gpt-4.1-nano",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let j = json(&out);
+    let m = &j[0];
+    assert_eq!(m["current_model"], "openai:gpt-4o");
+    let rows = m["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    let nano = rows.iter().find(|r| r["model"] == "openai:gpt-4.1-nano").unwrap();
+    assert_eq!(nano["passed"], false);
+    assert_eq!(m["cheapest_passing"], "openai:gpt-4o-mini");
+    // 20 in + 20 out per call: gpt-4o $2.50/$10 vs gpt-4o-mini $0.15/$0.60 per M.
+    let saving = m["saving_per_1k_usd"].as_f64().unwrap();
+    let expect = ((20.0 * 2.5 + 20.0 * 10.0) - (20.0 * 0.15 + 20.0 * 0.60)) / 1000.0;
+    assert!((saving - expect).abs() < 1e-9, "{saving} vs {expect}");
+    assert!((m["saving_monthly_usd"].as_f64().unwrap() - expect / 1000.0 * 1000.0 * 30.0).abs() < 1e-9);
+
+    let text = stdout(
+        &env.cmd()
+            .env("OPENAI_API_KEY", "k")
+            .args([
+                "eval",
+                "--models",
+                "openai:gpt-4o,openai:gpt-4o-mini,openai:gpt-4.1-nano",
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        text.contains("cheapest model meeting the gate: openai:gpt-4o-mini, saves $0.2350 per 1k calls"),
+        "{text}"
+    );
+    assert!(text.contains("openai:gpt-4o (current)"), "{text}");
+}
