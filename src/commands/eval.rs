@@ -64,6 +64,10 @@ pub struct EvalArgs {
     /// cheapest one that meets the suite's gate
     #[arg(long, value_name = "MODELS", value_delimiter = ',', conflicts_with_all = ["base", "providers", "resume"])]
     pub models: Vec<String>,
+    /// Price the run without calling any provider: requests, input tokens
+    /// of the rendered requests, output tokens from the recordings (else the cap)
+    #[arg(long, conflicts_with_all = ["base", "models", "resume", "record", "note"])]
+    pub estimate: bool,
 }
 
 pub fn run(ctx: &Ctx, args: &EvalArgs) -> Result<ExitStatus> {
@@ -102,6 +106,16 @@ pub fn run(ctx: &Ctx, args: &EvalArgs) -> Result<ExitStatus> {
     opts.source = Source::from_rev(args.rev.as_deref());
     if let Some(base) = &args.base {
         return compare(ctx, &project, opts, base, args);
+    }
+    if args.estimate {
+        ctx.require_format("eval --estimate", &[Format::Text, Format::Json])?;
+        let e = crate::eval::estimate::estimate(&project, &opts)?;
+        let out = match ctx.format {
+            Format::Json => report::json(&e)?,
+            _ => report::compare::estimate(&e),
+        };
+        ctx.ui.out(&out);
+        return Ok(ExitStatus::Success);
     }
     if !args.models.is_empty() {
         return models(ctx, &project, opts, args);

@@ -10,6 +10,7 @@
 pub mod assert;
 pub mod cache;
 pub mod compare;
+pub mod estimate;
 pub mod guard;
 pub mod key;
 pub mod matrix;

@@ -243,3 +243,43 @@ pub fn matrix(ms: &[crate::eval::matrix::Matrix]) -> String {
     }
     out
 }
+
+/// `eval --estimate`.
+pub fn estimate(e: &crate::eval::estimate::Estimate) -> String {
+    let mut t = text::table(&[
+        "suite",
+        "target",
+        "requests",
+        "input tokens",
+        "output tokens",
+        "cost",
+        "cost/1k",
+    ]);
+    let mut capped = false;
+    for r in &e.rows {
+        capped |= r.output_from_cap > 0;
+        t.add_row(vec![
+            r.suite.clone(),
+            r.target.clone(),
+            r.requests.to_string(),
+            r.input_tokens.to_string(),
+            crate::report::tokens(r.output_tokens, r.output_exact),
+            r.cost_usd.map_or("–".to_string(), |c| format!("≈{}", usd(c))),
+            r.cost_per_1k_usd.map_or("–".to_string(), |c| format!("≈{}", usd(c))),
+        ]);
+    }
+    text::align_right(&mut t, &[2, 3, 4, 5, 6]);
+    let mut out = text::render(&t);
+    out.push_str(&format!(
+        "\n{} request{}, ≈{} in all; no provider was called\n",
+        e.requests,
+        if e.requests == 1 { "" } else { "s" },
+        usd(e.cost_usd)
+    ));
+    out.push_str("input tokens counted on the rendered requests; output tokens from the recorded answers");
+    if capped {
+        out.push_str(", else the output cap (max_tokens) where no recording answers the case");
+    }
+    out.push('\n');
+    out
+}

@@ -456,3 +456,55 @@ fn the_model_matrix_names_the_cheapest_passing_model() {
     );
     assert!(text.contains("openai:gpt-4o (current)"), "{text}");
 }
+
+#[test]
+fn estimate_calls_nothing_and_its_input_tokens_match_a_measured_run() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = server(&rt);
+    let env = TestEnv::new();
+    repo(&env, &server.uri(), "");
+    let out = env
+        .cmd()
+        .env("OPENAI_API_KEY", "k")
+        .args(["eval", "--estimate", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(rt.block_on(server.received_requests()).unwrap().len(), 0);
+    let e = json(&out);
+    let row = &e["rows"][0];
+    assert_eq!(e["requests"], 2);
+    assert_eq!(row["output_from_cap"], 2);
+    assert_eq!(row["output_tokens"], 400, "no recording: the 200-token cap per case");
+    assert_eq!(row["output_exact"], false);
+
+    // The echo provider's usage is counted the same way a measured run counts it.
+    let measured = json(&env.run(&["eval", "--provider", "echo", "--format", "json"]));
+    assert_eq!(
+        row["input_tokens_mean"],
+        measured["results"][0]["stats"]["input_tokens"]["mean"]
+    );
+    let text = stdout(
+        &env.cmd()
+            .env("OPENAI_API_KEY", "k")
+            .args(["eval", "--estimate"])
+            .output()
+            .unwrap(),
+    );
+    assert!(text.contains("2 requests, "), "{text}");
+    assert!(text.contains("no provider was called"), "{text}");
+    assert!(text.contains("else the output cap (max_tokens)"), "{text}");
+}
+
+#[test]
+fn estimate_takes_output_tokens_from_the_recordings() {
+    let env = TestEnv::with_example();
+    let out = env.run(&["eval", "--estimate", "--offline", "--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let e = json(&out);
+    assert_eq!(e["requests"], 11);
+    for r in e["rows"].as_array().unwrap() {
+        assert_eq!(r["output_from_cap"], 0, "{r}");
+        assert_eq!(r["output_exact"], true, "{r}");
+    }
+}
