@@ -93,6 +93,8 @@ fn verdict(r: &CompareReport) -> String {
         "provider failed: see below".to_string()
     } else if failed > 0 {
         format!("FAIL: {failed} gate{} broken", if failed == 1 { "" } else { "s" })
+    } else if r.comparisons.iter().all(|c| c.gates.is_empty()) {
+        "no gates set ([eval.gates] in promptctl.toml)".to_string()
     } else {
         "PASS: every gate holds".to_string()
     }
@@ -146,7 +148,7 @@ pub fn text(r: &CompareReport) -> String {
 pub fn markdown(r: &CompareReport) -> String {
     let mut out = format!("### promptctl eval: {}\n\n`{}` → `{}`\n", verdict(r), r.base, r.head);
     for c in &r.comparisons {
-        out.push_str(&format!("\n#### {}\n\n", title(c).replace('×', "\\×")));
+        out.push_str(&format!("\n#### {}\n\n", title(c)));
         for n in &c.notes {
             out.push_str(&format!("> {n}\n\n"));
         }

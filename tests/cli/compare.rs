@@ -508,3 +508,19 @@ fn estimate_takes_output_tokens_from_the_recordings() {
         assert_eq!(r["output_exact"], true, "{r}");
     }
 }
+
+#[test]
+fn without_gates_the_verdict_says_none_are_set() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = server(&rt);
+    let env = TestEnv::new();
+    repo(&env, &server.uri(), "");
+    env.write("prompts/support/reply.prompt", PROMPT_V2);
+    let out = compare(&env, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("HEAD → worktree: no gates set ([eval.gates] in promptctl.toml)\n"),
+        "{}",
+        stdout(&out)
+    );
+}
