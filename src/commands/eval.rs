@@ -66,7 +66,8 @@ pub struct EvalArgs {
     pub models: Vec<String>,
     /// Price the run without calling any provider: requests, input tokens
     /// of the rendered requests, output tokens from the recordings (else the cap)
-    #[arg(long, conflicts_with_all = ["base", "models", "resume", "record", "note"])]
+    /// (With --base: also the change in cost per 1k calls.)
+    #[arg(long, conflicts_with_all = ["models", "resume", "record", "note"])]
     pub estimate: bool,
 }
 
@@ -104,18 +105,24 @@ pub fn run(ctx: &Ctx, args: &EvalArgs) -> Result<ExitStatus> {
     };
     opts.resume = args.resume.clone();
     opts.source = Source::from_rev(args.rev.as_deref());
-    if let Some(base) = &args.base {
-        return compare(ctx, &project, opts, base, args);
-    }
     if args.estimate {
         ctx.require_format("eval --estimate", &[Format::Text, Format::Json])?;
-        let e = crate::eval::estimate::estimate(&project, &opts)?;
+        if args.head.is_some() {
+            opts.source = Source::from_rev(args.head.as_deref());
+        }
+        let e = match &args.base {
+            Some(base) => crate::eval::estimate::estimate_change(&project, &opts, base)?,
+            None => crate::eval::estimate::estimate(&project, &opts)?,
+        };
         let out = match ctx.format {
             Format::Json => report::json(&e)?,
             _ => report::compare::estimate(&e),
         };
         ctx.ui.out(&out);
         return Ok(ExitStatus::Success);
+    }
+    if let Some(base) = &args.base {
+        return compare(ctx, &project, opts, base, args);
     }
     if !args.models.is_empty() {
         return models(ctx, &project, opts, args);

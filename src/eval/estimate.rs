@@ -27,6 +27,12 @@ pub struct EstimateRow {
     pub output_exact: bool,
     pub cost_usd: Option<f64>,
     pub cost_per_1k_usd: Option<f64>,
+    /// With `--base`: the same figure for the prompt at the base revision
+    /// (output tokens from the same recordings, else the cap).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_cost_per_1k_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_per_1k_delta_usd: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -58,6 +64,8 @@ pub fn estimate(project: &Project, opts: &RunOptions) -> Result<Estimate> {
             output_exact: true,
             cost_usd: pair.primary.price.as_ref().map(|_| 0.0),
             cost_per_1k_usd: None,
+            base_cost_per_1k_usd: None,
+            cost_per_1k_delta_usd: None,
         };
         for case in pair.suite.suite.iter_cases()? {
             let (i, case) = case?;
@@ -109,4 +117,28 @@ pub fn estimate(project: &Project, opts: &RunOptions) -> Result<Estimate> {
         cost_usd: rows.iter().filter_map(|r| r.cost_usd).sum(),
         rows,
     })
+}
+
+/// [`estimate`] at the head, with each row's cost per 1k calls against the
+/// prompt at `base` (suites whose prompt is absent there have none).
+pub fn estimate_change(project: &Project, opts: &RunOptions, base: &str) -> Result<Estimate> {
+    let mut head = estimate(project, opts)?;
+    let mut base_opts = opts.clone();
+    base_opts.source = crate::project::Source::Rev(base.to_string());
+    let mut base_rows = Vec::new();
+    for r in &head.rows {
+        base_opts.suites = vec![r.suite.clone()];
+        match estimate(project, &base_opts) {
+            Ok(e) => base_rows.extend(e.rows),
+            Err(e) if e.message.contains("no prompt named") => {}
+            Err(e) => return Err(e),
+        }
+    }
+    for r in &mut head.rows {
+        if let Some(b) = base_rows.iter().find(|b| b.suite == r.suite && b.target == r.target) {
+            r.base_cost_per_1k_usd = b.cost_per_1k_usd;
+            r.cost_per_1k_delta_usd = b.cost_per_1k_usd.zip(r.cost_per_1k_usd).map(|(b, h)| h - b);
+        }
+    }
+    Ok(head)
 }

@@ -272,6 +272,18 @@ pub fn estimate(e: &crate::eval::estimate::Estimate) -> String {
     }
     text::align_right(&mut t, &[2, 3, 4, 5, 6]);
     let mut out = text::render(&t);
+    for r in &e.rows {
+        if let (Some(b), Some(d)) = (r.base_cost_per_1k_usd, r.cost_per_1k_delta_usd) {
+            out.push_str(&format!(
+                "{} × {}: ≈{} → ≈{} per 1k calls ({}) against the base\n",
+                r.prompt,
+                r.target,
+                usd(b),
+                usd(b + d),
+                crate::report::usd_delta(d)
+            ));
+        }
+    }
     out.push_str(&format!(
         "\n{} request{}, ≈{} in all; no provider was called\n",
         e.requests,

@@ -524,3 +524,30 @@ fn without_gates_the_verdict_says_none_are_set() {
         stdout(&out)
     );
 }
+
+#[test]
+fn estimate_with_base_prices_the_change_per_1k_calls() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = server(&rt);
+    let env = TestEnv::new();
+    repo(&env, &server.uri(), "");
+    // A longer system section: more input tokens per call at the head.
+    env.write(
+        "prompts/support/reply.prompt",
+        &PROMPT_V1.replace("briefly.", "briefly, politely, and always in plain English."),
+    );
+    let out = env
+        .cmd()
+        .env("OPENAI_API_KEY", "k")
+        .args(["eval", "--estimate", "--base", "HEAD", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(rt.block_on(server.received_requests()).unwrap().len(), 0);
+    let row = &json(&out)["rows"][0];
+    let base = row["base_cost_per_1k_usd"].as_f64().unwrap();
+    let head = row["cost_per_1k_usd"].as_f64().unwrap();
+    let delta = row["cost_per_1k_delta_usd"].as_f64().unwrap();
+    assert!(delta > 0.0, "{row}");
+    assert!((head - base - delta).abs() < 1e-12);
+}
