@@ -60,10 +60,10 @@ pub struct EvalArgs {
     /// (refs/notes/promptctl; HEAD for the working tree), shown by `history`
     #[arg(long)]
     pub note: bool,
-    /// Run each suite on these models (comma-separated) and name the
-    /// cheapest one that meets the suite's gate
-    #[arg(long, value_name = "MODELS", value_delimiter = ',', conflicts_with_all = ["base", "providers", "resume"])]
-    pub models: Vec<String>,
+    /// Run each suite on these models (comma-separated; none: each suite's
+    /// `models:`) and name the cheapest one that meets the suite's gate
+    #[arg(long, value_name = "MODELS", value_delimiter = ',', num_args = 0.., conflicts_with_all = ["base", "providers", "resume"])]
+    pub models: Option<Vec<String>>,
     /// Price the run without calling any provider: requests, input tokens
     /// of the rendered requests, output tokens from the recordings (else the cap)
     /// (With --base: also the change in cost per 1k calls.)
@@ -124,8 +124,8 @@ pub fn run(ctx: &Ctx, args: &EvalArgs) -> Result<ExitStatus> {
     if let Some(base) = &args.base {
         return compare(ctx, &project, opts, base, args);
     }
-    if !args.models.is_empty() {
-        return models(ctx, &project, opts, args);
+    if let Some(list) = &args.models {
+        return models(ctx, &project, opts, list);
     }
 
     let plan = run::plan(&project, &opts)?;
@@ -234,12 +234,36 @@ fn compare(ctx: &Ctx, project: &Project, opts: RunOptions, base: &str, args: &Ev
 }
 
 /// `eval --models`: the matrix and the cheapest passing model.
-fn models(ctx: &Ctx, project: &Project, mut opts: RunOptions, args: &EvalArgs) -> Result<ExitStatus> {
+fn models(ctx: &Ctx, project: &Project, mut opts: RunOptions, list: &[String]) -> Result<ExitStatus> {
     ctx.require_format("eval --models", &[Format::Text, Format::Json])?;
-    opts.providers = args.models.clone();
-    let report = run::run_suites(project, &opts)?;
-    if let Verdict::Error(e) = report.verdict() {
-        return Err(e);
+    let mut results = Vec::new();
+    if list.is_empty() {
+        // Each suite on its own `models:`.
+        let picked = run::select(crate::eval::suite::load_all(project)?, &opts.suites)?;
+        let with: Vec<_> = picked.iter().filter(|s| !s.suite.models.is_empty()).collect();
+        if with.is_empty() {
+            return Err(
+                Error::input("--models without a list needs suites with a `models:` key")
+                    .hint("give the models: --models openai:gpt-4o,openai:gpt-4o-mini"),
+            );
+        }
+        for sf in with {
+            let mut o = opts.clone();
+            o.suites = vec![sf.path.display().to_string()];
+            o.providers = sf.suite.models.clone();
+            let report = run::run_suites(project, &o)?;
+            if let Verdict::Error(e) = report.verdict() {
+                return Err(e);
+            }
+            results.extend(report.results);
+        }
+    } else {
+        opts.providers = list.to_vec();
+        let report = run::run_suites(project, &opts)?;
+        if let Verdict::Error(e) = report.verdict() {
+            return Err(e);
+        }
+        results = report.results;
     }
     let cfg = &project.config;
     let current = |prompt: &str| {
@@ -257,7 +281,7 @@ fn models(ctx: &Ctx, project: &Project, mut opts: RunOptions, args: &EvalArgs) -
             .and_then(|g| g.min_pass_rate);
         own.or(cfg.eval.gates.min_pass_rate)
     };
-    let ms = crate::eval::matrix::build(&report.results, &current, &min, &cfg.traffic);
+    let ms = crate::eval::matrix::build(&results, &current, &min, &cfg.traffic);
     let out = match ctx.format {
         Format::Json => report::json(&ms)?,
         _ => report::compare::matrix(&ms),

@@ -551,3 +551,36 @@ fn estimate_with_base_prices_the_change_per_1k_calls() {
     assert!(delta > 0.0, "{row}");
     assert!((head - base - delta).abs() < 1e-12);
 }
+
+#[test]
+fn models_without_a_list_take_the_suites_models_key() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = server(&rt);
+    let env = TestEnv::new();
+    repo(&env, &server.uri(), "");
+    let out = env
+        .cmd()
+        .env("OPENAI_API_KEY", "k")
+        .args(["eval", "--models"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("--models without a list needs suites with a `models:` key"));
+    env.write(
+        "evals/support/reply.yaml",
+        &format!(
+            "models: [openai:gpt-4o, openai:gpt-4o-mini]\n{}",
+            env.read("evals/support/reply.yaml")
+        ),
+    );
+    let out = env
+        .cmd()
+        .env("OPENAI_API_KEY", "k")
+        .args(["eval", "--models", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let m = &json(&out)[0];
+    assert_eq!(m["rows"].as_array().unwrap().len(), 2);
+    assert_eq!(m["cheapest_passing"], "openai:gpt-4o-mini");
+}
