@@ -73,7 +73,10 @@ pub struct EvalArgs {
 
 pub fn run(ctx: &Ctx, args: &EvalArgs) -> Result<ExitStatus> {
     if args.base.is_some() {
-        ctx.require_format("eval --base", &[Format::Text, Format::Json, Format::Markdown])?;
+        ctx.require_format(
+            "eval --base",
+            &[Format::Text, Format::Json, Format::Markdown, Format::Junit],
+        )?;
     } else {
         ctx.require_format("eval", &[Format::Text, Format::Json, Format::Junit])?;
     }
@@ -205,6 +208,7 @@ fn compare(ctx: &Ctx, project: &Project, opts: RunOptions, base: &str, args: &Ev
     let out = match ctx.format {
         Format::Json => report::json(&report)?,
         Format::Markdown => report::compare::markdown(&report),
+        Format::Junit => report::compare::junit(&report),
         _ => report::compare::text(&report),
     };
     ctx.ui.out(&out);

@@ -297,3 +297,43 @@ pub fn estimate(e: &crate::eval::estimate::Estimate) -> String {
     out.push('\n');
     out
 }
+
+/// JUnit XML: a test suite per prompt × target, a test case per gate.
+pub fn junit(r: &CompareReport) -> String {
+    use crate::report::eval::xml;
+    let failures: usize = r
+        .comparisons
+        .iter()
+        .map(|c| c.gates.iter().filter(|g| !g.passed).count())
+        .sum();
+    let tests: usize = r.comparisons.iter().map(|c| c.gates.len()).sum();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"promptctl eval --base\" tests=\"{tests}\" failures=\"{failures}\">\n"
+    );
+    for c in &r.comparisons {
+        let n = c.gates.iter().filter(|g| !g.passed).count();
+        out.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{n}\">\n",
+            xml(&title(c)),
+            c.gates.len()
+        ));
+        for g in &c.gates {
+            out.push_str(&format!(
+                "    <testcase classname=\"{}\" name=\"{}\"",
+                xml(&c.prompt),
+                xml(&g.gate)
+            ));
+            if g.passed {
+                out.push_str("/>\n");
+            } else {
+                out.push_str(&format!(
+                    ">\n      <failure message=\"{}\"/>\n    </testcase>\n",
+                    xml(&g.message)
+                ));
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
