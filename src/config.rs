@@ -118,6 +118,8 @@ pub struct EvalSection {
     pub guard_retries: u32,
     /// Stop starting new requests once a run has spent this many US dollars.
     pub max_cost_usd: Option<f64>,
+    /// `[eval.gates]`: limits of `eval --base` comparisons.
+    pub gates: crate::eval::compare::Gates,
 }
 
 impl Default for EvalSection {
@@ -126,6 +128,7 @@ impl Default for EvalSection {
             concurrency: 8,
             guard_retries: 2,
             max_cost_usd: None,
+            gates: Default::default(),
         }
     }
 }

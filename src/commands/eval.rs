@@ -9,6 +9,7 @@ use crate::cli::{Ctx, ExitStatus, Format};
 use crate::error::{Error, Result};
 use crate::eval::result::{CaseRecord, Status};
 use crate::eval::run::{self, Mode, Observer, RunOptions, Verdict};
+use crate::eval::{compare, note};
 use crate::project::{Project, Source};
 use crate::report;
 
@@ -45,10 +46,40 @@ pub struct EvalArgs {
     /// Evaluate the prompts as of this git revision (suites come from the working tree)
     #[arg(long, value_name = "REV")]
     pub rev: Option<String>,
+    /// Compare against the prompts at this revision: runs the suites whose
+    /// prompt changed, at REV and at the head, and checks [eval.gates]
+    #[arg(long, value_name = "REV", conflicts_with_all = ["rev", "resume", "record"])]
+    pub base: Option<String>,
+    /// The head of the comparison (default: the working tree)
+    #[arg(long, value_name = "REV", requires = "base")]
+    pub head: Option<String>,
+    /// With --base: run every suite, not only those whose prompt changed
+    #[arg(long, requires = "base")]
+    pub all: bool,
+    /// Store each prompt's results as a git note on the evaluated commit
+    /// (refs/notes/promptctl; HEAD for the working tree), shown by `history`
+    #[arg(long)]
+    pub note: bool,
+    /// Run each suite on these models (comma-separated; none: each suite's
+    /// `models:`) and name the cheapest one that meets the suite's gate
+    #[arg(long, value_name = "MODELS", value_delimiter = ',', num_args = 0.., conflicts_with_all = ["base", "providers", "resume"])]
+    pub models: Option<Vec<String>>,
+    /// Price the run without calling any provider: requests, input tokens
+    /// of the rendered requests, output tokens from the recordings (else the cap)
+    /// (With --base: also the change in cost per 1k calls.)
+    #[arg(long, conflicts_with_all = ["models", "resume", "record", "note"])]
+    pub estimate: bool,
 }
 
 pub fn run(ctx: &Ctx, args: &EvalArgs) -> Result<ExitStatus> {
-    ctx.require_format("eval", &[Format::Text, Format::Json, Format::Junit])?;
+    if args.base.is_some() {
+        ctx.require_format(
+            "eval --base",
+            &[Format::Text, Format::Json, Format::Markdown, Format::Junit],
+        )?;
+    } else {
+        ctx.require_format("eval", &[Format::Text, Format::Json, Format::Junit])?;
+    }
     let project = ctx.project()?;
     let mut opts = RunOptions::new(run::process_env());
     opts.suites = args
@@ -77,6 +108,28 @@ pub fn run(ctx: &Ctx, args: &EvalArgs) -> Result<ExitStatus> {
     };
     opts.resume = args.resume.clone();
     opts.source = Source::from_rev(args.rev.as_deref());
+    if args.estimate {
+        ctx.require_format("eval --estimate", &[Format::Text, Format::Json])?;
+        if args.head.is_some() {
+            opts.source = Source::from_rev(args.head.as_deref());
+        }
+        let e = match &args.base {
+            Some(base) => crate::eval::estimate::estimate_change(&project, &opts, base)?,
+            None => crate::eval::estimate::estimate(&project, &opts)?,
+        };
+        let out = match ctx.format {
+            Format::Json => report::json(&e)?,
+            _ => report::compare::estimate(&e),
+        };
+        ctx.ui.out(&out);
+        return Ok(ExitStatus::Success);
+    }
+    if let Some(base) = &args.base {
+        return compare(ctx, &project, opts, base, args);
+    }
+    if let Some(list) = &args.models {
+        return models(ctx, &project, opts, list);
+    }
 
     let plan = run::plan(&project, &opts)?;
     let progress = Arc::new(Progress::new(&ctx.ui.clone()));
@@ -114,6 +167,12 @@ pub fn run(ctx: &Ctx, args: &EvalArgs) -> Result<ExitStatus> {
     for p in &report.recorded {
         ui.status("Recorded", p.display());
     }
+    if args.note {
+        let source = Source::from_rev(args.rev.as_deref());
+        for w in note::write(&project, &source, &report.results, &report.run_id)? {
+            ui.status("Noted", format!("{} on {}", w.prompt, &w.commit[..12]));
+        }
+    }
     ui.status("Results", report.run_file.display());
 
     let out = match ctx.format {
@@ -127,6 +186,112 @@ pub fn run(ctx: &Ctx, args: &EvalArgs) -> Result<ExitStatus> {
         Verdict::GateFailed => Ok(ExitStatus::GateFailed),
         Verdict::Error(e) => Err(e),
     }
+}
+
+/// `eval --base`: both sides, deltas, gates. Provider failure → exit 3,
+/// a broken gate → exit 1.
+fn compare(ctx: &Ctx, project: &Project, opts: RunOptions, base: &str, args: &EvalArgs) -> Result<ExitStatus> {
+    let spec = compare::CompareSpec {
+        base: base.to_string(),
+        head: args.head.clone(),
+        all: args.all,
+    };
+    let report = compare::run(project, &opts, &spec)?;
+    if args.note
+        && let Some((run_id, results)) = &report.head_run
+    {
+        let source = Source::from_rev(args.head.as_deref());
+        for w in note::write(project, &source, results, run_id)? {
+            ctx.ui.status("Noted", format!("{} on {}", w.prompt, &w.commit[..12]));
+        }
+    }
+    let out = match ctx.format {
+        Format::Json => report::json(&report)?,
+        Format::Markdown => report::compare::markdown(&report),
+        Format::Junit => report::compare::junit(&report),
+        _ => report::compare::text(&report),
+    };
+    ctx.ui.out(&out);
+    if report.provider_failed {
+        let failed: Vec<String> = report
+            .comparisons
+            .iter()
+            .filter(|c| c.provider_failed())
+            .map(|c| format!("{} × {}", c.prompt, c.target))
+            .collect();
+        return Err(Error::external(format!(
+            "provider failed on one side of the comparison: {}",
+            failed.join(", ")
+        )));
+    }
+    if report.passed {
+        Ok(ExitStatus::Success)
+    } else {
+        for c in &report.comparisons {
+            for g in c.gates.iter().filter(|g| !g.passed) {
+                ctx.ui
+                    .status("Gate", format!("{} × {}: {}", c.prompt, c.target, g.message));
+            }
+        }
+        Ok(ExitStatus::GateFailed)
+    }
+}
+
+/// `eval --models`: the matrix and the cheapest passing model.
+fn models(ctx: &Ctx, project: &Project, mut opts: RunOptions, list: &[String]) -> Result<ExitStatus> {
+    ctx.require_format("eval --models", &[Format::Text, Format::Json])?;
+    let mut results = Vec::new();
+    if list.is_empty() {
+        // Each suite on its own `models:`.
+        let picked = run::select(crate::eval::suite::load_all(project)?, &opts.suites)?;
+        let with: Vec<_> = picked.iter().filter(|s| !s.suite.models.is_empty()).collect();
+        if with.is_empty() {
+            return Err(
+                Error::input("--models without a list needs suites with a `models:` key")
+                    .hint("give the models: --models openai:gpt-4o,openai:gpt-4o-mini"),
+            );
+        }
+        for sf in with {
+            let mut o = opts.clone();
+            o.suites = vec![sf.path.display().to_string()];
+            o.providers = sf.suite.models.clone();
+            let report = run::run_suites(project, &o)?;
+            if let Verdict::Error(e) = report.verdict() {
+                return Err(e);
+            }
+            results.extend(report.results);
+        }
+    } else {
+        opts.providers = list.to_vec();
+        let report = run::run_suites(project, &opts)?;
+        if let Verdict::Error(e) = report.verdict() {
+            return Err(e);
+        }
+        results = report.results;
+    }
+    let cfg = &project.config;
+    let current = |prompt: &str| {
+        project
+            .load(prompt, &opts.source)
+            .map(|p| p.model(&cfg.project.default_model).to_string())
+            .unwrap_or_default()
+    };
+    let suites = crate::eval::suite::load_all(project)?;
+    let min = |suite: &str| {
+        let own = suites
+            .iter()
+            .find(|s| s.path.display().to_string() == suite)
+            .and_then(|s| s.suite.gates.as_ref())
+            .and_then(|g| g.min_pass_rate);
+        own.or(cfg.eval.gates.min_pass_rate)
+    };
+    let ms = crate::eval::matrix::build(&results, &current, &min, &cfg.traffic);
+    let out = match ctx.format {
+        Format::Json => report::json(&ms)?,
+        _ => report::compare::matrix(&ms),
+    };
+    ctx.ui.out(&out);
+    Ok(ExitStatus::Success)
 }
 
 /// A suite path given relative to where promptctl runs, made relative to

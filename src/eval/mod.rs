@@ -9,8 +9,12 @@
 
 pub mod assert;
 pub mod cache;
+pub mod compare;
+pub mod estimate;
 pub mod guard;
 pub mod key;
+pub mod matrix;
+pub mod note;
 pub mod record;
 pub mod result;
 pub mod run;

@@ -117,6 +117,9 @@ pub struct RunOptions {
     pub env: Env,
     pub observer: Option<Arc<dyn Observer>>,
     pub transport: Option<TransportFactory>,
+    /// Prompt to load instead of the one a suite names (a prompt renamed
+    /// since `source`): suite prompt name → name at `source`.
+    pub prompt_names: HashMap<String, String>,
 }
 
 impl RunOptions {
@@ -135,6 +138,7 @@ impl RunOptions {
             env,
             observer: None,
             transport: None,
+            prompt_names: HashMap::new(),
         }
     }
 }
@@ -620,7 +624,8 @@ pub fn plan(project: &Project, opts: &RunOptions) -> Result<Plan> {
 
     let mut pairs = Vec::new();
     for sf in suites {
-        let prompt = project.load(&sf.suite.prompt, &opts.source).map_err(|e| {
+        let prompt_name = opts.prompt_names.get(&sf.suite.prompt).unwrap_or(&sf.suite.prompt);
+        let prompt = project.load(prompt_name, &opts.source).map_err(|e| {
             if e.message.starts_with("no prompt named") {
                 e.context(sf.path.display())
             } else {

@@ -192,6 +192,12 @@ pub struct Suite {
     pub defaults: CaseDefaults,
     #[serde(default)]
     pub cases: Cases,
+    /// Models `eval --models` compares when given none.
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// Overrides of `[eval.gates]` for `eval --base`.
+    #[serde(default)]
+    pub gates: Option<crate::eval::compare::Gates>,
 }
 
 /// A suite file read from disk.

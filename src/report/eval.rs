@@ -315,7 +315,7 @@ pub fn junit(r: &RunReport) -> String {
 }
 
 /// Escape for XML text and attributes; drop characters XML 1.0 forbids.
-fn xml(s: &str) -> String {
+pub(crate) fn xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -2,6 +2,7 @@
 //! modules) into text, JSON, markdown... Nothing here computes a figure.
 
 pub mod check;
+pub mod compare;
 pub mod diff;
 pub mod eval;
 pub mod release;

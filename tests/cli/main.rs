@@ -5,6 +5,7 @@ mod env;
 
 mod basics;
 mod check;
+mod compare;
 mod diff;
 mod eval;
 mod release;
