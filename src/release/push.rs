@@ -176,7 +176,7 @@ mod tests {
 
     #[test]
     fn porcelain_lines_parse() {
-        let out = "To /tmp/remote.git\n*\tabc:refs/tags/prompt/a@v2\t[new tag]\n+\tdef:refs/tags/prompt/a@stable\t1234...5678 (forced update)\n=\trefs/tags/prompt/a@v1:refs/tags/prompt/a@v1\t[up to date]\n!\tfed:refs/tags/prompt/a@event/2\t[rejected] (already exists)\nDone\n";
+        let out = "To ../remote.git\n*\tabc:refs/tags/prompt/a@v2\t[new tag]\n+\tdef:refs/tags/prompt/a@stable\t1234...5678 (forced update)\n=\trefs/tags/prompt/a@v1:refs/tags/prompt/a@v1\t[up to date]\n!\tfed:refs/tags/prompt/a@event/2\t[rejected] (already exists)\nDone\n";
         let refs = parse_porcelain(out);
         assert_eq!(refs.len(), 4);
         assert_eq!(refs[0].status, PushStatus::New);
