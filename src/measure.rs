@@ -119,19 +119,25 @@ pub struct Measurement {
 }
 
 pub fn measure(prompt: &Prompt, model: &Model, samples: &Samples) -> Result<Measurement> {
+    Ok(measure_rendered(prompt, model, samples, &renderings(prompt, samples)?))
+}
+
+/// The requests the samples render to: one per eval case, or the bare
+/// template when there are none. Templates are compiled once.
+pub fn renderings(prompt: &Prompt, samples: &Samples) -> Result<Vec<Vec<Message>>> {
+    if samples.source == SampleSource::BareTemplate {
+        return Ok(vec![render::bare(prompt)]);
+    }
+    let r = render::Renderer::new(prompt);
+    samples.vars.iter().map(|v| r.render(v)).collect()
+}
+
+/// [`measure`] over renderings made by [`renderings`].
+pub fn measure_rendered(prompt: &Prompt, model: &Model, samples: &Samples, renderings: &[Vec<Message>]) -> Measurement {
     let kind = model.info.tokenizer;
-    let renderings: Vec<Vec<Message>> = if samples.source == SampleSource::BareTemplate {
-        vec![render::bare(prompt)]
-    } else {
-        samples
-            .vars
-            .iter()
-            .map(|v| render::render(prompt, v))
-            .collect::<Result<_>>()?
-    };
     let mut worst: Option<(RequestTokens, Vec<Message>)> = None;
     let mut sum = 0u64;
-    for msgs in &renderings {
+    for msgs in renderings {
         let t = tokens::count_messages(kind, msgs);
         sum += t.total;
         if worst.as_ref().is_none_or(|(w, _)| t.total > w.total) {
@@ -142,7 +148,7 @@ pub fn measure(prompt: &Prompt, model: &Model, samples: &Samples) -> Result<Meas
     let n = renderings.len().max(1) as f64;
     let cap = prompt.front.config.max_tokens;
     let priced = cap.unwrap_or(model.info.max_output_tokens);
-    Ok(Measurement {
+    Measurement {
         prompt: prompt.name.clone(),
         model: model.id.clone(),
         tokenizer: kind,
@@ -156,5 +162,5 @@ pub fn measure(prompt: &Prompt, model: &Model, samples: &Samples) -> Result<Meas
         output_tokens_priced: priced,
         context_window: model.info.context_window,
         messages,
-    })
+    }
 }

@@ -21,6 +21,7 @@ pub mod text;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -591,8 +592,15 @@ fn build(
     new: Option<PromptFile>,
 ) -> PromptDiff {
     let old_name = old.as_ref().map(|f| f.name.as_str());
+    let new_name = new.as_ref().map(|f| f.name.as_str());
     let measure = |f: &PromptFile, which: Which| {
-        let also = old_name.filter(|o| *o != f.name);
+        // The prompt's name on the other side, when it was renamed: suites
+        // that still (or already) use that name apply.
+        let counterpart = match which {
+            Which::Base => new_name,
+            Which::Head => old_name,
+        };
+        let also = counterpart.filter(|o| *o != f.name);
         let (chosen, from) = suites.pick(which, &f.name, also);
         side::measure_side(project, f, &chosen, from)
     };
@@ -825,8 +833,11 @@ fn summarize(prompts: &[PromptDiff], skipped: usize) -> Summary {
 // ------------------------------------------------------------ eval suites
 
 /// Eval suites for sample variables. A revision side uses the suites at that
-/// revision that test the prompt; when there are none, the working tree's.
-/// The index and the working tree use the working tree's.
+/// revision that test the prompt; when there are none, the other side's (the
+/// other revision's, or the working tree's when that is the other side), so
+/// both sides are measured on the same cases. The index and the working tree
+/// use the working tree's. A diff between two revisions depends on those two
+/// revisions only.
 ///
 /// Only suite files whose text mentions a changed prompt's name are parsed
 /// (a suite names its prompt inside the file), so the cost is reading the
@@ -847,21 +858,26 @@ impl Suites {
         (head, head_tree): (&Endpoint, Option<&git2::Tree<'_>>),
         keep: &mut Keep<'_>,
     ) -> Result<Suites> {
-        let base_suites = suites_at(project, repo, base_tree, &base.label(), keep)?;
+        // The same blob at both revisions (most suites) is read and parsed once.
+        let mut seen = HashMap::new();
+        let base_suites = suites_at(project, repo, base_tree, &base.label(), keep, &mut seen)?;
         let head_suites = match head_tree {
-            Some(t) => Some(suites_at(project, repo, t, &head.label(), keep)?),
+            Some(t) => Some(suites_at(project, repo, t, &head.label(), keep, &mut seen)?),
             None => None,
         };
-        let mut work = Vec::new();
-        for path in project.suite_paths()? {
-            let text = std::fs::read(project.root.join(&path)).map_err(|e| Error::io(&path, &e))?;
-            keep.push(&mut work, path, &text, "working tree");
-        }
-        Ok(Suites {
+        let mut suites = Suites {
             base: base_suites,
             head: head_suites,
-            work,
-        })
+            work: Vec::new(),
+        };
+        // A diff between two revisions never reads the working tree.
+        if suites.head.is_none() {
+            for path in project.suite_paths()? {
+                let text = std::fs::read(project.root.join(&path)).map_err(|e| Error::io(&path, &e))?;
+                keep.push(&mut suites.work, path, &text, "working tree");
+            }
+        }
+        Ok(suites)
     }
 
     /// Suites for `name` at one side. A renamed prompt whose suites still
@@ -880,18 +896,27 @@ impl Suites {
             }
             found
         };
-        let rev = match which {
-            Which::Base => Some(&self.base),
-            Which::Head => self.head.as_ref(),
+        let (own, other) = match which {
+            Which::Base => (Some(&self.base), self.head.as_ref()),
+            Which::Head => (self.head.as_ref(), Some(&self.base)),
         };
-        if let Some(rev) = rev {
-            let found = mine(rev);
-            if !found.is_empty() {
-                return (found, Some(SuitesFrom::Revision));
-            }
+        let Some(own) = own else {
+            // The head is the index or the working tree.
+            let found = mine(&self.work);
+            let from = (!found.is_empty()).then_some(SuitesFrom::WorkingTree);
+            return (found, from);
+        };
+        let found = mine(own);
+        if !found.is_empty() {
+            return (found, Some(SuitesFrom::Revision));
         }
-        let found = mine(&self.work);
-        let from = (!found.is_empty()).then_some(SuitesFrom::WorkingTree);
+        // None at this revision: the other side's, so both sides are
+        // measured on the same cases.
+        let (found, from) = match other {
+            Some(o) => (mine(o), SuitesFrom::OtherRevision),
+            None => (mine(&self.work), SuitesFrom::WorkingTree),
+        };
+        let from = (!found.is_empty()).then_some(from);
         (found, from)
     }
 }
@@ -902,6 +927,7 @@ fn suites_at(
     tree: &git2::Tree<'_>,
     label: &str,
     keep: &mut Keep<'_>,
+    seen: &mut HashMap<(PathBuf, git2::Oid), Option<SuiteFile>>,
 ) -> Result<Vec<SuiteFile>> {
     let mut out = Vec::new();
     for (path, id) in repo.files_under(tree, project.evals_dir())? {
@@ -909,8 +935,15 @@ fn suites_at(
         if !matches!(ext, Some("yaml" | "yml")) || path.to_string_lossy().ends_with(".responses.yaml") {
             continue;
         }
+        let key = (path, id);
+        if let Some(known) = seen.get(&key) {
+            out.extend(known.iter().cloned());
+            continue;
+        }
         let bytes = repo.blob(id)?;
-        keep.push(&mut out, path, &bytes, label);
+        let before = out.len();
+        keep.push(&mut out, key.0.clone(), &bytes, label);
+        seen.insert(key, out.get(before).cloned());
     }
     Ok(out)
 }

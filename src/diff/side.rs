@@ -10,8 +10,7 @@ use crate::error::{Error, Result};
 use crate::eval::suite::SuiteFile;
 use crate::measure::{self, SampleSource};
 use crate::project::{Project, PromptFile};
-use crate::prompt::message::Message;
-use crate::prompt::{Prompt, SectionKind, render};
+use crate::prompt::{Prompt, SectionKind};
 use crate::tokens;
 
 /// Where a side's eval-case variables came from.
@@ -20,9 +19,13 @@ use crate::tokens;
 pub enum SuitesFrom {
     /// The suites at that side's revision.
     Revision,
-    /// The working tree's suites (the revision has none for the prompt, or
-    /// the side is the index or the working tree).
+    /// The working tree's suites (the side is the index or the working tree,
+    /// or its revision has none for the prompt and the other side is the
+    /// working tree).
     WorkingTree,
+    /// The other revision's suites (this side's revision has none for the
+    /// prompt).
+    OtherRevision,
 }
 
 /// The measured request of one side. Token figures are the mean over the
@@ -100,17 +103,8 @@ pub fn measure_side(
     let prompt = file.parse()?;
     let model = project.model_of(&prompt)?;
     let samples = measure::samples_for(&prompt, suites);
-    let m = measure::measure(&prompt, &model, &samples).map_err(|e| from_cases(e, &samples.source))?;
-    let renderings: Vec<Vec<Message>> = if samples.source == SampleSource::BareTemplate {
-        vec![render::bare(&prompt)]
-    } else {
-        samples
-            .vars
-            .iter()
-            .map(|v| render::render(&prompt, v))
-            .collect::<Result<_>>()
-            .map_err(|e| from_cases(e, &samples.source))?
-    };
+    let renderings = measure::renderings(&prompt, &samples).map_err(|e| from_cases(e, &samples.source))?;
+    let m = measure::measure_rendered(&prompt, &model, &samples, &renderings);
     let kind = model.info.tokenizer;
     let mut sections = vec![
         SectionTokens {

@@ -570,7 +570,7 @@ fn limits_take_names_directories_and_globs() {
 }
 
 #[test]
-fn eval_cases_come_from_each_revision_else_the_working_tree() {
+fn eval_cases_come_from_each_revision_else_the_other_side() {
     let r = Repo::new();
     let p = "user:\nTicket: {{ ticket }}\n";
     r.write("prompts/t.prompt", p);
@@ -601,6 +601,16 @@ fn eval_cases_come_from_each_revision_else_the_working_tree() {
     let t = one(&rep, "t");
     assert_eq!(t.head.as_ref().unwrap().suites_from, Some(SuitesFrom::Revision));
     assert_eq!(t.head.as_ref().unwrap().renderings, 2);
+    // Between two revisions the working tree (one case now) is never read:
+    // the base, which has no suite, uses the head revision's two cases.
+    let base = t.base.as_ref().unwrap();
+    assert_eq!(base.suites_from, Some(SuitesFrom::OtherRevision));
+    assert_eq!(base.renderings, 2);
+    let text = crate::report::diff::render_text(&rep, false);
+    assert!(
+        text.contains("base uses HEAD's eval suites (none for it at HEAD~1)"),
+        "{text}"
+    );
     // A suite that does not parse is a warning, not a failure.
     r.write("evals/t.yaml", "prompt: t\ncasez: []\n");
     let rep = r.diff(&["HEAD~1"]);

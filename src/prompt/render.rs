@@ -43,25 +43,7 @@ pub fn check_syntax(prompt: &Prompt) -> Result<()> {
 /// Top-level variables each section's template reads, with the line of the
 /// first use.
 pub fn used_vars(prompt: &Prompt) -> BTreeMap<String, usize> {
-    let env = environment();
-    let mut out = BTreeMap::new();
-    for s in &prompt.sections {
-        let Ok(t) = env.template_from_str(&s.template) else {
-            continue;
-        };
-        for var in t.undeclared_variables(false) {
-            let line = first_use_line(&s.template, &var).map(|l| s.line + l).unwrap_or(s.line);
-            out.entry(var)
-                .and_modify(|l: &mut usize| *l = (*l).min(line))
-                .or_insert(line);
-        }
-    }
-    if let Some(h) = prompt.history_var()
-        && let Some(s) = prompt.sections.iter().find(|s| s.kind == SectionKind::History)
-    {
-        out.entry(h.to_string()).or_insert(s.line.saturating_sub(1).max(1));
-    }
-    out
+    Renderer::new(prompt).used
 }
 
 /// 0-based line of the first `{{ ... var ... }}` or `{% ... var ... %}` use.
@@ -83,46 +65,107 @@ fn first_use_line(src: &str, var: &str) -> Option<usize> {
 
 /// Render the prompt with `vars` (defaults from `input.default` fill gaps).
 pub fn render(prompt: &Prompt, vars: &BTreeMap<String, Value>) -> Result<Vec<Message>> {
-    let mut ctx = prompt.defaults();
-    ctx.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Renderer::new(prompt).render(vars)
+}
 
-    let used = used_vars(prompt);
-    let missing: Vec<(&String, &usize)> = used.iter().filter(|(v, _)| !ctx.contains_key(*v)).collect();
-    if let Some((var, line)) = missing.first() {
-        let others: Vec<&str> = missing.iter().skip(1).map(|(v, _)| v.as_str()).collect();
-        let mut err = Error::at(
-            &prompt.path,
-            Some(**line),
-            None,
-            format!("missing variable '{var}' for prompt '{}'", prompt.name),
-        );
-        if !others.is_empty() {
-            err = err.hint(format!("also missing: {}", others.join(", ")));
+/// A prompt with its templates compiled once, to render many variable sets
+/// (eval cases) without parsing the templates again for each.
+pub struct Renderer<'p> {
+    prompt: &'p Prompt,
+    env: Environment<'p>,
+    /// Per section: the compile error, if any.
+    errors: Vec<Option<minijinja::Error>>,
+    used: BTreeMap<String, usize>,
+}
+
+/// The name a section's template has in the renderer's environment (not a
+/// name a template can guess to include another section).
+fn section_name(i: usize) -> String {
+    format!("\0promptctl-section-{i}")
+}
+
+impl<'p> Renderer<'p> {
+    pub fn new(prompt: &'p Prompt) -> Renderer<'p> {
+        let mut env = environment();
+        let mut errors = Vec::with_capacity(prompt.sections.len());
+        for (i, s) in prompt.sections.iter().enumerate() {
+            let e = match s.kind {
+                SectionKind::Message(_) => env.add_template_owned(section_name(i), s.template.as_str()).err(),
+                SectionKind::History => None,
+            };
+            errors.push(e);
         }
-        return Err(err.hint(format!("pass it with --var {var}=VALUE or --vars FILE (YAML or JSON)")));
+        let mut used = BTreeMap::new();
+        for (i, s) in prompt.sections.iter().enumerate() {
+            let Ok(t) = env.get_template(&section_name(i)) else {
+                continue;
+            };
+            for var in t.undeclared_variables(false) {
+                let line = first_use_line(&s.template, &var).map(|l| s.line + l).unwrap_or(s.line);
+                used.entry(var)
+                    .and_modify(|l: &mut usize| *l = (*l).min(line))
+                    .or_insert(line);
+            }
+        }
+        if let Some(h) = prompt.history_var()
+            && let Some(s) = prompt.sections.iter().find(|s| s.kind == SectionKind::History)
+        {
+            used.entry(h.to_string()).or_insert(s.line.saturating_sub(1).max(1));
+        }
+        Renderer {
+            prompt,
+            env,
+            errors,
+            used,
+        }
     }
 
-    let env = environment();
-    let mut messages = Vec::with_capacity(prompt.sections.len());
-    for s in &prompt.sections {
-        match s.kind {
-            SectionKind::Message(role) => {
-                let t = env
-                    .template_from_str(&s.template)
-                    .map_err(|e| template_error(prompt, s, &e))?;
-                let text = t
-                    .render(minijinja::value::Serde(&ctx))
-                    .map_err(|e| template_error(prompt, s, &e))?;
-                messages.push(Message::new(role, text.trim()));
+    /// See [`render`].
+    pub fn render(&self, vars: &BTreeMap<String, Value>) -> Result<Vec<Message>> {
+        let prompt = self.prompt;
+        let mut ctx = prompt.defaults();
+        ctx.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+
+        let missing: Vec<(&String, &usize)> = self.used.iter().filter(|(v, _)| !ctx.contains_key(*v)).collect();
+        if let Some((var, line)) = missing.first() {
+            let others: Vec<&str> = missing.iter().skip(1).map(|(v, _)| v.as_str()).collect();
+            let mut err = Error::at(
+                &prompt.path,
+                Some(**line),
+                None,
+                format!("missing variable '{var}' for prompt '{}'", prompt.name),
+            );
+            if !others.is_empty() {
+                err = err.hint(format!("also missing: {}", others.join(", ")));
             }
-            SectionKind::History => {
-                let var = prompt.history_var().unwrap_or("history");
-                let value = ctx.get(var).cloned().unwrap_or(Value::Null);
-                messages.extend(history_messages(prompt, s.line, var, &value)?);
+            return Err(err.hint(format!("pass it with --var {var}=VALUE or --vars FILE (YAML or JSON)")));
+        }
+
+        let mut messages = Vec::with_capacity(prompt.sections.len());
+        for (i, s) in prompt.sections.iter().enumerate() {
+            match s.kind {
+                SectionKind::Message(role) => {
+                    if let Some(e) = &self.errors[i] {
+                        return Err(template_error(prompt, s, e));
+                    }
+                    let t = self
+                        .env
+                        .get_template(&section_name(i))
+                        .map_err(|e| template_error(prompt, s, &e))?;
+                    let text = t
+                        .render(minijinja::value::Serde(&ctx))
+                        .map_err(|e| template_error(prompt, s, &e))?;
+                    messages.push(Message::new(role, text.trim()));
+                }
+                SectionKind::History => {
+                    let var = prompt.history_var().unwrap_or("history");
+                    let value = ctx.get(var).cloned().unwrap_or(Value::Null);
+                    messages.extend(history_messages(prompt, s.line, var, &value)?);
+                }
             }
         }
+        Ok(messages)
     }
-    Ok(messages)
 }
 
 /// The bare template as messages: each section's source text, history empty.

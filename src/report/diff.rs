@@ -134,17 +134,21 @@ fn samples_line(r: &DiffReport, p: &PromptDiff) -> Option<String> {
         (_, Some(s)) | (Some(s), None) => note(s),
         _ => return None,
     };
-    // Say when a revision side borrowed the working tree's suites.
-    for (side, ep, label) in [(&p.base, &r.base, "base"), (&p.head, &r.head, "head")] {
-        if let Some(s) = side
-            && ep.kind == EndpointKind::Commit
-            && s.suites_from == Some(SuitesFrom::WorkingTree)
-        {
-            line.push_str(&format!(
-                "; {label} uses the working tree's eval suites (none for it at {})",
-                ep.spec
-            ));
+    // Say when a revision side borrowed the other side's suites.
+    for (side, ep, other, label) in [(&p.base, &r.base, &r.head, "base"), (&p.head, &r.head, &r.base, "head")] {
+        let Some(s) = side else { continue };
+        if ep.kind != EndpointKind::Commit {
+            continue;
         }
+        let from = match s.suites_from {
+            Some(SuitesFrom::WorkingTree) => "the working tree's".to_string(),
+            Some(SuitesFrom::OtherRevision) => format!("{}'s", other.spec),
+            _ => continue,
+        };
+        line.push_str(&format!(
+            "; {label} uses {from} eval suites (none for it at {})",
+            ep.spec
+        ));
     }
     Some(line)
 }

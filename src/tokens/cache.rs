@@ -15,7 +15,7 @@ use std::sync::{Mutex, OnceLock};
 
 use crate::catalog::TokenizerKind;
 
-const HEADER: &str = "promptctl token-count cache v1 bpe-openai-0.3";
+const HEADER: &str = "promptctl token-count cache v1 prebuilt-bpe-1";
 /// Entries kept at most; the oldest beyond this are dropped on write.
 const MAX_ENTRIES: usize = 200_000;
 
