@@ -367,12 +367,13 @@ fn chart(c: &Comparison) -> String {
 }
 
 fn cases(out: &mut String, c: &Comparison) {
-    let flipped = c.cases.iter().filter(|p| p.flipped).count();
-    let _ = writeln!(
-        out,
-        "<h3>Cases: {} compared, {flipped} flipped</h3>",
-        c.cases.len() as u64 + c.cases_not_listed
-    );
+    let n = c.cases.len() as u64 + c.cases_not_listed;
+    if c.base.is_some() {
+        let flipped = c.cases.iter().filter(|p| p.flipped).count();
+        let _ = writeln!(out, "<h3>Cases: {n} compared, {flipped} flipped</h3>");
+    } else {
+        let _ = writeln!(out, "<h3>Cases: {n}, head only</h3>");
+    }
     let exact = exact_of(c);
     for p in &c.cases {
         case(out, p, exact);

@@ -108,6 +108,7 @@ fn missing_values_are_said_not_drawn_as_zero() {
         page.contains("data-metric=\"cost_per_1k_usd\" data-side=\"head\" x=\"52\" y=\"61\">no price for this model")
     );
     // A head-only case: one answer, no diff.
+    assert!(page.contains("<h3>Cases: 1, head only</h3>"));
     assert!(page.contains("<div class=\"answers single\">"));
     // No cost row: measured on neither side.
     assert!(!page.contains("data-metric=\"cost_per_call_usd\""));
