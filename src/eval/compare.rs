@@ -320,7 +320,8 @@ pub fn compare(base: Option<&SuiteResult>, head: &SuiteResult, gates: &Gates, tr
                 let Some(&&bs) = base_names.get(c.case.as_str()) else {
                     continue;
                 };
-                if bs != c.status {
+                let flip = bs != c.status;
+                if flip {
                     let why = if c.status == Status::Pass {
                         reasons(b, &c.case)
                     } else {
@@ -335,7 +336,7 @@ pub fn compare(base: Option<&SuiteResult>, head: &SuiteResult, gates: &Gates, tr
                 }
                 pairs.push(CasePair {
                     case: c.case.clone(),
-                    flipped: bs != c.status,
+                    flipped: flip,
                     base: Some(CaseSide::of(bs)),
                     head: CaseSide::of(c.status),
                 });

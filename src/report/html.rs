@@ -292,7 +292,7 @@ fn attr(name: &str, v: Option<f64>) -> String {
     v.map(|v| format!(" {name}=\"{}\"", num(v))).unwrap_or_default()
 }
 
-/// The charted metrics and their labels.
+/// The charted metrics, each a figure of a [`Side`].
 const CHARTED: [&str; 2] = ["cost_per_1k_usd", "output_tokens_mean"];
 
 /// A side's value of a charted metric, or why there is none.
@@ -302,7 +302,8 @@ fn charted(side: Option<&Side>, metric: &str) -> std::result::Result<f64, &'stat
     };
     match metric {
         "cost_per_1k_usd" => s.cost_per_1k_usd.ok_or("no price for this model"),
-        _ => s.output_tokens_mean.ok_or("no answers measured"),
+        "output_tokens_mean" => s.output_tokens_mean.ok_or("no answers measured"),
+        _ => Err("not charted"),
     }
 }
 
