@@ -831,23 +831,10 @@ mod tests {
 
     #[test]
     fn answers_come_from_the_run_files_the_first_final_record_winning() {
-        use crate::eval::runfile::{Header, Line, RunWriter, Selection};
+        use crate::eval::runfile::{Line, RunWriter, test_header};
         let dir = tempfile::tempdir().unwrap();
         let write = |id: &str, records: &[(&str, Status, &str)]| {
-            let header = Header {
-                run_id: id.into(),
-                started: "2026-01-01T00:00:00Z".into(),
-                promptctl: "0".into(),
-                selection: Selection {
-                    suites: vec![],
-                    providers: vec![],
-                    mode: "live".into(),
-                    cache: true,
-                    source: "worktree".into(),
-                },
-                pairs: vec![],
-            };
-            let mut w = RunWriter::create(dir.path(), &header).unwrap();
+            let mut w = RunWriter::create(dir.path(), &test_header(id)).unwrap();
             for (case, status, output) in records {
                 let mut r = CaseRecord::new("evals/a.yaml", "openai:gpt-4o-mini", 0, case, 1.0);
                 r.status = *status;
