@@ -75,7 +75,13 @@ pub fn run(ctx: &Ctx, args: &EvalArgs) -> Result<ExitStatus> {
     if args.base.is_some() {
         ctx.require_format(
             "eval --base",
-            &[Format::Text, Format::Json, Format::Markdown, Format::Junit],
+            &[
+                Format::Text,
+                Format::Json,
+                Format::Markdown,
+                Format::Junit,
+                Format::Html,
+            ],
         )?;
     } else {
         ctx.require_format("eval", &[Format::Text, Format::Json, Format::Junit])?;
@@ -209,6 +215,7 @@ fn compare(ctx: &Ctx, project: &Project, opts: RunOptions, base: &str, args: &Ev
         Format::Json => report::json(&report)?,
         Format::Markdown => report::compare::markdown(&report),
         Format::Junit => report::compare::junit(&report),
+        Format::Html => report::html::compare(&report)?,
         _ => report::compare::text(&report),
     };
     ctx.ui.out(&out);

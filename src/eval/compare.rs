@@ -1,13 +1,19 @@
 //! Base/head comparison of eval runs: the same suites and cases against the
 //! prompt at two revisions, with deltas and gates.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::Traffic;
-use crate::eval::result::Status;
+use crate::eval::result::{CaseRecord, Status};
 use crate::eval::run::{RunReport, SuiteResult};
+
+/// Cases listed with their answers per comparison, the flipped ones first.
+/// The rest are counted (`cases_not_listed`): a report for people to read,
+/// and a bound on the answers held in memory.
+pub const MAX_CASES: usize = 1000;
 
 /// Limits a comparison must stay within (`[eval.gates]`, a suite's `gates:`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -100,6 +106,51 @@ pub struct Flip {
     pub reasons: Vec<String>,
 }
 
+/// One side of a listed case: its outcome and answer, from the run file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseSide {
+    pub status: Status,
+    /// The final answer; none when the case has none (an error) or its
+    /// record is missing from the run file.
+    pub output: Option<String>,
+    pub output_tokens: Option<u64>,
+    /// Cut off at the output cap.
+    pub truncated: bool,
+    /// Why it does not pass.
+    pub reasons: Vec<String>,
+}
+
+impl CaseSide {
+    fn of(status: Status) -> CaseSide {
+        CaseSide {
+            status,
+            output: None,
+            output_tokens: None,
+            truncated: false,
+            reasons: Vec::new(),
+        }
+    }
+
+    fn fill(&mut self, r: &CaseRecord) {
+        self.status = r.status;
+        self.output = r.output.clone();
+        self.output_tokens = r.output_tokens;
+        self.truncated = r.truncated();
+        self.reasons = r.reasons();
+    }
+}
+
+/// A case on both sides, for reading the two answers side by side.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CasePair {
+    pub case: String,
+    /// The outcome changed.
+    pub flipped: bool,
+    /// None in a head-only report.
+    pub base: Option<CaseSide>,
+    pub head: CaseSide,
+}
+
 /// One gate's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GateCheck {
@@ -127,6 +178,10 @@ pub struct Comparison {
     pub flipped: Vec<Flip>,
     pub notes: Vec<String>,
     pub gates: Vec<GateCheck>,
+    /// The cases compared (every head case in a head-only report), flipped
+    /// first, then in suite order; at most [`MAX_CASES`].
+    pub cases: Vec<CasePair>,
+    pub cases_not_listed: u64,
 }
 
 impl Comparison {
@@ -214,8 +269,19 @@ fn pass_share(r: &SuiteResult, names: &[&str]) -> f64 {
 pub fn compare(base: Option<&SuiteResult>, head: &SuiteResult, gates: &Gates, traffic: &Traffic) -> Comparison {
     let mut notes = Vec::new();
     let mut flipped = Vec::new();
+    let mut pairs = Vec::new();
     let (base_side, head_side) = match base {
         None => {
+            pairs = head
+                .cases
+                .iter()
+                .map(|c| CasePair {
+                    case: c.case.clone(),
+                    flipped: false,
+                    base: None,
+                    head: CaseSide::of(c.status),
+                })
+                .collect();
             notes.push(format!(
                 "{} does not exist at the base revision: head-only report",
                 head.prompt
@@ -251,9 +317,11 @@ pub fn compare(base: Option<&SuiteResult>, head: &SuiteResult, gates: &Gates, tr
                     .unwrap_or_default()
             };
             for c in &head.cases {
-                if let Some(bs) = base_names.get(c.case.as_str())
-                    && **bs != c.status
-                {
+                let Some(&&bs) = base_names.get(c.case.as_str()) else {
+                    continue;
+                };
+                let flip = bs != c.status;
+                if flip {
                     let why = if c.status == Status::Pass {
                         reasons(b, &c.case)
                     } else {
@@ -261,11 +329,17 @@ pub fn compare(base: Option<&SuiteResult>, head: &SuiteResult, gates: &Gates, tr
                     };
                     flipped.push(Flip {
                         case: c.case.clone(),
-                        base: **bs,
+                        base: bs,
                         head: c.status,
                         reasons: why,
                     });
                 }
+                pairs.push(CasePair {
+                    case: c.case.clone(),
+                    flipped: flip,
+                    base: Some(CaseSide::of(bs)),
+                    head: CaseSide::of(c.status),
+                });
             }
             (Some(side(b, traffic, bp)), side(head, traffic, hp))
         }
@@ -322,6 +396,10 @@ pub fn compare(base: Option<&SuiteResult>, head: &SuiteResult, gates: &Gates, tr
         ),
     ];
     let checks = check_gates(gates, &deltas);
+    // Flipped first; the sort is stable, so each group keeps suite order.
+    pairs.sort_by_key(|p| !p.flipped);
+    let cases_not_listed = pairs.len().saturating_sub(MAX_CASES) as u64;
+    pairs.truncate(MAX_CASES);
     Comparison {
         suite: head.suite.display().to_string(),
         prompt: head.prompt.clone(),
@@ -333,6 +411,8 @@ pub fn compare(base: Option<&SuiteResult>, head: &SuiteResult, gates: &Gates, tr
         flipped,
         notes,
         gates: checks,
+        cases: pairs,
+        cases_not_listed,
     }
 }
 
@@ -448,6 +528,35 @@ pub fn pair_reports(
         .collect()
 }
 
+/// Fill one side of the listed cases from that side's run file. A case's
+/// first final record counts (as when a run is resumed), else its last one.
+fn fill_answers(root: &Path, run_id: &str, base: bool, comparisons: &mut [Comparison]) -> crate::error::Result<()> {
+    let mut at: HashMap<(String, String, String), (usize, usize)> = HashMap::new();
+    for (i, c) in comparisons.iter().enumerate() {
+        for (j, p) in c.cases.iter().enumerate() {
+            at.insert((c.suite.clone(), c.target.clone(), p.case.clone()), (i, j));
+        }
+    }
+    let mut done = HashSet::new();
+    crate::eval::runfile::read(root, run_id, &mut |rec| {
+        let Some(&(i, j)) = at.get(&(rec.suite.clone(), rec.target.clone(), rec.case.clone())) else {
+            return;
+        };
+        if done.contains(&(i, j)) {
+            return;
+        }
+        if rec.status.is_final() {
+            done.insert((i, j));
+        }
+        let pair = &mut comparisons[i].cases[j];
+        let side = if base { pair.base.as_mut() } else { Some(&mut pair.head) };
+        if let Some(s) = side {
+            s.fill(&rec);
+        }
+    })?;
+    Ok(())
+}
+
 /// What `eval --base` runs.
 pub struct CompareSpec {
     pub base: String,
@@ -542,18 +651,24 @@ pub fn run(
         })
         .collect();
     let gates_for = |suite: &str| per_suite.get(suite).cloned().unwrap_or_else(|| defaults.clone());
-    let comparisons = pair_reports(base_report.as_ref(), &head_report, &gates_for, &project.config.traffic);
+    let mut comparisons = pair_reports(base_report.as_ref(), &head_report, &gates_for, &project.config.traffic);
+    if let Some(b) = &base_report {
+        fill_answers(&project.root, &b.run_id, true, &mut comparisons)?;
+    }
+    fill_answers(&project.root, &head_report.run_id, false, &mut comparisons)?;
     let mut report = CompareReport::new(spec.base.clone(), head_label, comparisons, unchanged);
     report.head_run = Some((head_report.run_id, head_report.results));
     Ok(report)
 }
 
+/// Suite results for tests of comparisons and their reports.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod fixture {
+    use crate::eval::result::Status;
+    use crate::eval::run::SuiteResult;
     use crate::eval::stats::{CaseOutcome, Stats, Summary};
 
-    fn result(cases: &[(&str, Status)], out_mean: f64) -> SuiteResult {
+    pub(crate) fn result(cases: &[(&str, Status)], out_mean: f64) -> SuiteResult {
         let n = cases.len() as u64;
         let passed = cases.iter().filter(|c| c.1 == Status::Pass).count() as u64;
         let summary = |mean: f64| Summary {
@@ -609,6 +724,12 @@ mod tests {
             prices_of: None,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::result;
+    use super::*;
 
     #[test]
     fn suite_gates_override_project_gates_one_by_one() {
@@ -671,5 +792,82 @@ mod tests {
             "max_cost_increase_pct: not measured (no base or no price)"
         );
         assert_eq!(c.gates[0].measured, Some(1.0));
+    }
+
+    #[test]
+    fn cases_are_listed_flipped_first_then_in_suite_order_up_to_the_cap() {
+        let names: Vec<String> = (0..MAX_CASES + 2).map(|i| format!("c{i}")).collect();
+        let mut base_cases: Vec<(&str, Status)> = names.iter().map(|n| (n.as_str(), Status::Pass)).collect();
+        base_cases.push(("base only", Status::Pass));
+        let mut head_cases: Vec<(&str, Status)> = names.iter().map(|n| (n.as_str(), Status::Pass)).collect();
+        head_cases[3].1 = Status::Fail;
+        let last = head_cases.len() - 1;
+        head_cases[last].1 = Status::Error;
+        let c = compare(
+            Some(&result(&base_cases, 10.0)),
+            &result(&head_cases, 10.0),
+            &Gates::default(),
+            &Traffic::default(),
+        );
+        let listed: Vec<&str> = c.cases.iter().map(|p| p.case.as_str()).collect();
+        assert_eq!(listed.len(), MAX_CASES);
+        assert_eq!(&listed[..4], ["c3", &names[last], "c0", "c1"]);
+        assert!(c.cases[0].flipped && c.cases[1].flipped && !c.cases[2].flipped);
+        assert_eq!(c.cases[1].base.as_ref().unwrap().status, Status::Pass);
+        assert_eq!(c.cases[1].head.status, Status::Error);
+        // Common cases only: the base-only case is neither listed nor counted.
+        assert_eq!(c.cases_not_listed, 2);
+        assert!(!listed.contains(&"base only"));
+
+        let head_only = compare(
+            None,
+            &result(&[("x", Status::Pass)], 1.0),
+            &Gates::default(),
+            &Traffic::default(),
+        );
+        assert_eq!(head_only.cases.len(), 1);
+        assert!(head_only.cases[0].base.is_none());
+    }
+
+    #[test]
+    fn answers_come_from_the_run_files_the_first_final_record_winning() {
+        use crate::eval::runfile::{Line, RunWriter, test_header};
+        let dir = tempfile::tempdir().unwrap();
+        let write = |id: &str, records: &[(&str, Status, &str)]| {
+            let mut w = RunWriter::create(dir.path(), &test_header(id)).unwrap();
+            for (case, status, output) in records {
+                let mut r = CaseRecord::new("evals/a.yaml", "openai:gpt-4o-mini", 0, case, 1.0);
+                r.status = *status;
+                r.output = Some(output.to_string());
+                r.output_tokens = Some(output.len() as u64);
+                w.write(&Line::Case(Box::new(r))).unwrap();
+            }
+        };
+        write("base-1", &[("a", Status::Pass, "short"), ("b", Status::Pass, "fine")]);
+        // A resumed head run: `a` errored, then ran again; `b` passed, then a
+        // later record of it must not replace the first final one.
+        write(
+            "head-1",
+            &[
+                ("a", Status::Error, ""),
+                ("b", Status::Pass, "fine"),
+                ("a", Status::Fail, "a much longer answer"),
+                ("b", Status::Fail, "ignored"),
+            ],
+        );
+        let base = result(&[("a", Status::Pass), ("b", Status::Pass)], 1.0);
+        let head = result(&[("a", Status::Fail), ("b", Status::Pass)], 4.0);
+        let mut cs = vec![compare(Some(&base), &head, &Gates::default(), &Traffic::default())];
+        fill_answers(dir.path(), "base-1", true, &mut cs).unwrap();
+        fill_answers(dir.path(), "head-1", false, &mut cs).unwrap();
+        let a = &cs[0].cases[0];
+        assert_eq!(a.case, "a");
+        assert_eq!(a.base.as_ref().unwrap().output.as_deref(), Some("short"));
+        assert_eq!(a.head.output.as_deref(), Some("a much longer answer"));
+        assert_eq!(a.head.output_tokens, Some(20));
+        assert_eq!(a.head.status, Status::Fail);
+        let b = &cs[0].cases[1];
+        assert_eq!(b.head.output.as_deref(), Some("fine"));
+        assert_eq!(b.head.status, Status::Pass);
     }
 }

@@ -200,33 +200,35 @@ pub fn latest(root: &Path) -> Option<String> {
         .max()
 }
 
+/// A run header for tests.
+#[cfg(test)]
+pub(crate) fn test_header(id: &str) -> Header {
+    Header {
+        run_id: id.into(),
+        started: now(),
+        promptctl: "0".into(),
+        selection: Selection {
+            suites: vec![],
+            providers: vec![],
+            mode: "live".into(),
+            cache: true,
+            source: "worktree".into(),
+        },
+        pairs: vec![],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::eval::result::Status;
-
-    fn header(id: &str) -> Header {
-        Header {
-            run_id: id.into(),
-            started: now(),
-            promptctl: "0".into(),
-            selection: Selection {
-                suites: vec![],
-                providers: vec![],
-                mode: "live".into(),
-                cache: true,
-                source: "worktree".into(),
-            },
-            pairs: vec![],
-        }
-    }
 
     #[test]
     fn write_kill_append_read() {
         let dir = tempfile::tempdir().unwrap();
         let id = new_run_id();
         assert_eq!(id.len(), "20260101T120000Z-3f9a".len(), "{id}");
-        let mut w = RunWriter::create(dir.path(), &header(&id)).unwrap();
+        let mut w = RunWriter::create(dir.path(), &test_header(&id)).unwrap();
         let mut r = CaseRecord::new("evals/a.yaml", "echo", 0, "one", 1.0);
         r.status = Status::Pass;
         w.write(&Line::Case(Box::new(r.clone()))).unwrap();

@@ -1,10 +1,10 @@
-//! `eval --base` reports: text, markdown (a PR comment).
+//! `eval --base` reports: text, markdown (a PR comment); HTML in `report::html`.
 
 use crate::eval::compare::{CompareReport, Comparison, Delta};
 use crate::report::{text, usd};
 
 /// Labels and formatting of each metric row.
-fn label(metric: &str) -> &'static str {
+pub(super) fn label(metric: &str) -> &'static str {
     match metric {
         "pass_rate" => "pass rate",
         "input_tokens_mean" => "input tokens (mean)",
@@ -21,7 +21,7 @@ fn label(metric: &str) -> &'static str {
     }
 }
 
-fn value(metric: &str, v: Option<f64>, exact: bool) -> String {
+pub(super) fn value(metric: &str, v: Option<f64>, exact: bool) -> String {
     let Some(v) = v else { return "–".to_string() };
     let approx = if exact { "" } else { "≈" };
     match metric {
@@ -33,7 +33,7 @@ fn value(metric: &str, v: Option<f64>, exact: bool) -> String {
     }
 }
 
-fn abs(d: &Delta, exact: bool) -> String {
+pub(super) fn abs(d: &Delta, exact: bool) -> String {
     let Some(a) = d.abs else { return "–".to_string() };
     let m = d.metric.as_str();
     match m {
@@ -44,7 +44,7 @@ fn abs(d: &Delta, exact: bool) -> String {
     }
 }
 
-fn pct(d: &Delta) -> String {
+pub(super) fn pct(d: &Delta) -> String {
     match (d.pct, d.abs) {
         (Some(p), _) => format!("{p:+.1}%"),
         (None, Some(a)) if a != 0.0 => "new".to_string(),
@@ -53,15 +53,18 @@ fn pct(d: &Delta) -> String {
     }
 }
 
-fn exact_of(c: &Comparison) -> bool {
+pub(super) fn exact_of(c: &Comparison) -> bool {
     c.head.tokens_exact && c.base.as_ref().is_none_or(|b| b.tokens_exact)
+}
+
+/// The metrics measured on either side.
+pub(super) fn shown(c: &Comparison) -> impl Iterator<Item = &Delta> {
+    c.deltas.iter().filter(|d| d.base.is_some() || d.head.is_some())
 }
 
 fn rows(c: &Comparison) -> Vec<[String; 5]> {
     let exact = exact_of(c);
-    c.deltas
-        .iter()
-        .filter(|d| d.base.is_some() || d.head.is_some())
+    shown(c)
         .map(|d| {
             [
                 label(&d.metric).to_string(),
@@ -74,14 +77,14 @@ fn rows(c: &Comparison) -> Vec<[String; 5]> {
         .collect()
 }
 
-fn title(c: &Comparison) -> String {
+pub(super) fn title(c: &Comparison) -> String {
     match &c.base_prompt {
         Some(old) => format!("{} (was {old}) × {}", c.prompt, c.target),
         None => format!("{} × {}", c.prompt, c.target),
     }
 }
 
-fn verdict(r: &CompareReport) -> String {
+pub(super) fn verdict(r: &CompareReport) -> String {
     let failed: usize = r
         .comparisons
         .iter()

@@ -689,7 +689,7 @@ fn prompt_markdown(out: &mut String, r: &DiffReport, p: &PromptDiff) {
     let _ = writeln!(
         out,
         "<details>\n<summary><code>{}</code> {}: {what}</summary>\n",
-        html_escape(&p.name),
+        crate::report::html::escape(&p.name),
         p.status.as_str()
     );
     if let (Status::Renamed, Some(o)) = (p.status, &p.old_name) {
@@ -820,10 +820,6 @@ fn fence_for(body: &str) -> String {
         }
     }
     "`".repeat(longest.max(2) + 1)
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 #[cfg(test)]

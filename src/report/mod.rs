@@ -5,6 +5,7 @@ pub mod check;
 pub mod compare;
 pub mod diff;
 pub mod eval;
+pub mod html;
 pub mod release;
 pub mod text;
 

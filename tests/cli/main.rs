@@ -8,4 +8,5 @@ mod check;
 mod compare;
 mod diff;
 mod eval;
+mod html;
 mod release;
