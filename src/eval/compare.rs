@@ -656,6 +656,17 @@ pub fn run(
         fill_answers(&project.root, &b.run_id, true, &mut comparisons)?;
     }
     fill_answers(&project.root, &head_report.run_id, false, &mut comparisons)?;
+    // Both sides run the working tree's suites (the current test set), so
+    // the cases are the same; say so where the suite file is new since the base.
+    let repo = project.repo()?;
+    for c in comparisons.iter_mut().filter(|c| c.base.is_some()) {
+        if repo.read_at(&spec.base, Path::new(&c.suite))?.is_none() {
+            c.notes.push(format!(
+                "{} does not exist at {}: both sides ran its current cases",
+                c.suite, spec.base
+            ));
+        }
+    }
     let mut report = CompareReport::new(spec.base.clone(), head_label, comparisons, unchanged);
     report.head_run = Some((head_report.run_id, head_report.results));
     Ok(report)

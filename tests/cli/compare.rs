@@ -592,3 +592,44 @@ fn models_without_a_list_take_the_suites_models_key() {
     assert_eq!(m["rows"].as_array().unwrap().len(), 2);
     assert_eq!(m["cheapest_passing"], "openai:gpt-4o-mini");
 }
+
+#[test]
+fn a_suite_new_since_the_base_runs_its_cases_on_both_sides_and_says_so() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = server(&rt);
+    let env = TestEnv::new();
+    repo(&env, &server.uri(), "max_output_tokens_increase_pct = 50");
+    // A second prompt, committed without a suite; the suite comes with the change.
+    env.write(
+        "prompts/faq.prompt",
+        "---\nmodel: openai:gpt-4o-mini\n---\nuser:\nAnswer: {{ q }}\n",
+    );
+    env.commit_all("faq without a suite");
+    env.write(
+        "prompts/faq.prompt",
+        "---\nmodel: openai:gpt-4o-mini\n---\nuser:\nAnswer briefly: {{ q }}\n",
+    );
+    env.write(
+        "evals/faq.yaml",
+        "prompt: faq\ncases:\n  - vars: {q: hours}\n  - vars: {q: refunds}\n",
+    );
+    let out = compare(&env, &["--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let j = json(&out);
+    let c = &j["comparisons"][0];
+    assert_eq!(c["suite"], "evals/faq.yaml");
+    assert_eq!(c["base"]["cases"], 2, "{c}");
+    assert_eq!(c["head"]["cases"], 2);
+    let notes: Vec<&str> = c["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        notes.contains(&"evals/faq.yaml does not exist at HEAD: both sides ran its current cases"),
+        "{notes:?}"
+    );
+    // Two cases on each side.
+    assert_eq!(rt.block_on(server.received_requests()).unwrap().len(), 4);
+}
