@@ -92,6 +92,7 @@ impl Ctx {
     pub fn project(&self) -> Result<Project> {
         let project = Project::discover(&self.dir)?;
         crate::tokens::cache::enable(&project.root.join(".promptctl/cache/token-counts"));
+        crate::diff::enable_index(&project.root.join(".promptctl/cache/suite-prompts"));
         Ok(project)
     }
 

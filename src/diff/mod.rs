@@ -16,13 +16,16 @@
 
 pub mod fields;
 pub mod side;
+pub mod suite_index;
 pub mod text;
 
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
+
 use std::path::{Path, PathBuf};
+use suite_index::SuiteIndex;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Serialize;
@@ -470,66 +473,74 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
         }
     }
 
-    let mut warnings = Vec::new();
-    let suites = if candidates.is_empty() {
-        Suites::default()
-    } else {
-        let head_tree = match &target {
-            Target::Tree(t) => Some(t),
-            _ => None,
-        };
-        let names: Vec<&str> = candidates
-            .iter()
-            .flat_map(|c| c.old.iter().chain(c.new.iter()).map(|(n, _)| n.as_str()))
-            .collect();
-        let mut keep = Keep {
-            names: &names,
-            warnings: &mut warnings,
-        };
-        Suites::load(project, &repo, (&base, &base_tree), (&head, head_tree), &mut keep)?
+    // The suites (for sample variables) load on a second thread, with its
+    // own repository handle, while this one reads the changed prompts; the
+    // prompts are then measured on both threads. Most of a diff's time is
+    // reading and parsing; this uses the second core for it.
+    let names: Vec<String> = candidates
+        .iter()
+        .flat_map(|c| c.old.iter().chain(c.new.iter()).map(|(n, _)| n.clone()))
+        .collect();
+    let base_tree_id = base_tree.id();
+    let head_tree_id = match &target {
+        Target::Tree(t) => Some(t.id()),
+        _ => None,
     };
-
-    let mut prompts = Vec::new();
-    let mut skipped = Vec::new();
-    for c in candidates {
-        let read = |side: &Option<(String, FileVersion)>, which: Which, skipped: &mut Vec<Skipped>| {
-            let Some((name, v)) = side else {
-                return Ok(None);
-            };
-            let bytes = repo.read_version(v)?;
-            if let Err(reason) = check_text(&bytes) {
-                skipped.push(Skipped {
-                    path: v.path.clone(),
-                    side: which,
-                    reason,
-                });
-                return Ok(Some(None));
-            }
-            Ok::<_, Error>(Some(Some(PromptFile {
-                name: name.clone(),
-                path: v.path.clone(),
-                bytes,
-            })))
+    let (suites, warnings, reads) = std::thread::scope(|scope| -> Result<_> {
+        let job = (!candidates.is_empty()).then(|| {
+            let labels = (base.clone(), head.clone());
+            let names = &names;
+            let repo = repo.reopen();
+            scope.spawn(move || -> Result<(Suites, Vec<String>)> {
+                let repo = repo?;
+                let base_tree = repo.find_tree(base_tree_id)?;
+                let head_tree = head_tree_id.map(|id| repo.find_tree(id)).transpose()?;
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                let mut warnings = Vec::new();
+                let mut keep = Keep {
+                    names: &names,
+                    warnings: &mut warnings,
+                };
+                let suites = Suites::load(
+                    project,
+                    &repo,
+                    (&labels.0, &base_tree),
+                    (&labels.1, head_tree.as_ref()),
+                    &mut keep,
+                )?;
+                Ok((suites, warnings))
+            })
+        });
+        let reads = read_candidates(&repo, candidates);
+        let (suites, warnings) = match job {
+            Some(j) => j
+                .join()
+                .map_err(|_| Error::external("loading the eval suites failed"))??,
+            None => (Suites::default(), Vec::new()),
         };
-        let old_file = read(&c.old, Which::Base, &mut skipped)?;
-        let new_file = read(&c.new, Which::Head, &mut skipped)?;
-        // A side that is not text: the whole prompt is skipped (reported).
-        if matches!(old_file, Some(None)) || matches!(new_file, Some(None)) {
-            continue;
-        }
-        let old_file = old_file.flatten();
-        let new_file = new_file.flatten();
-        let similarity = (c.status == Status::Renamed).then_some(c.similarity).flatten();
-        prompts.push(build(
-            project,
-            &suites,
-            spec.context,
-            (c.status, similarity),
-            old_file,
-            new_file,
-        ));
-    }
+        Ok((suites, warnings, reads?))
+    })?;
+    let (skipped, reads) = reads;
+    let build_one = |r: ReadCandidate| build(project, &suites, spec.context, (r.status, r.similarity), r.old, r.new);
+    let mut prompts: Vec<PromptDiff> = if reads.len() < 2 {
+        reads.into_iter().map(build_one).collect()
+    } else {
+        let mut reads = reads;
+        let second = reads.split_off(reads.len() / 2);
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| second.into_iter().map(build_one).collect::<Vec<_>>());
+            let mut out: Vec<PromptDiff> = reads.into_iter().map(build_one).collect();
+            match other.join() {
+                Ok(more) => {
+                    out.extend(more);
+                    Ok(out)
+                }
+                Err(_) => Err(Error::external("measuring the changed prompts failed")),
+            }
+        })?
+    };
     prompts.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut skipped = skipped;
     skipped.sort_by(|a, b| a.path.cmp(&b.path));
     let summary = summarize(&prompts, skipped.len());
     Ok(DiffReport {
@@ -566,6 +577,54 @@ struct Candidate {
     old: Option<(String, FileVersion)>,
     new: Option<(String, FileVersion)>,
     similarity: Option<u32>,
+}
+
+/// A changed prompt with both sides' files read.
+struct ReadCandidate {
+    status: Status,
+    similarity: Option<u32>,
+    old: Option<PromptFile>,
+    new: Option<PromptFile>,
+}
+
+/// Read both sides of each changed prompt. A side that is not text skips the
+/// whole prompt (reported).
+fn read_candidates(repo: &Repo, candidates: Vec<Candidate>) -> Result<(Vec<Skipped>, Vec<ReadCandidate>)> {
+    let mut skipped = Vec::new();
+    let mut out = Vec::with_capacity(candidates.len());
+    for c in candidates {
+        let read = |side: &Option<(String, FileVersion)>, which: Which, skipped: &mut Vec<Skipped>| {
+            let Some((name, v)) = side else {
+                return Ok(None);
+            };
+            let bytes = repo.read_version(v)?;
+            if let Err(reason) = check_text(&bytes) {
+                skipped.push(Skipped {
+                    path: v.path.clone(),
+                    side: which,
+                    reason,
+                });
+                return Ok(Some(None));
+            }
+            Ok::<_, Error>(Some(Some(PromptFile {
+                name: name.clone(),
+                path: v.path.clone(),
+                bytes,
+            })))
+        };
+        let old_file = read(&c.old, Which::Base, &mut skipped)?;
+        let new_file = read(&c.new, Which::Head, &mut skipped)?;
+        if matches!(old_file, Some(None)) || matches!(new_file, Some(None)) {
+            continue;
+        }
+        out.push(ReadCandidate {
+            status: c.status,
+            similarity: (c.status == Status::Renamed).then_some(c.similarity).flatten(),
+            old: old_file.flatten(),
+            new: new_file.flatten(),
+        });
+    }
+    Ok((skipped, out))
 }
 
 fn name_of(dir: &Path, path: &Path) -> Option<String> {
@@ -858,13 +917,26 @@ impl Suites {
         (head, head_tree): (&Endpoint, Option<&git2::Tree<'_>>),
         keep: &mut Keep<'_>,
     ) -> Result<Suites> {
-        // The same blob at both revisions (most suites) is read and parsed once.
+        // The same blob at both revisions (most suites) is read and parsed
+        // once, and not at all when the index knows it tests another prompt.
         let mut seen = HashMap::new();
-        let base_suites = suites_at(project, repo, base_tree, &base.label(), keep, &mut seen)?;
+        let mut index = SuiteIndex::open(index_path());
+        let base_suites = suites_at(project, repo, base_tree, &base.label(), keep, (&mut seen, &mut index))?;
+        let evals = project.evals_dir();
         let head_suites = match head_tree {
-            Some(t) => Some(suites_at(project, repo, t, &head.label(), keep, &mut seen)?),
+            // The same evals tree on both sides (the common case): no walk.
+            Some(t) if repo.subtree_id(t, evals) == repo.subtree_id(base_tree, evals) => Some(base_suites.clone()),
+            Some(t) => Some(suites_at(
+                project,
+                repo,
+                t,
+                &head.label(),
+                keep,
+                (&mut seen, &mut index),
+            )?),
             None => None,
         };
+        index.save();
         let mut suites = Suites {
             base: base_suites,
             head: head_suites,
@@ -927,7 +999,7 @@ fn suites_at(
     tree: &git2::Tree<'_>,
     label: &str,
     keep: &mut Keep<'_>,
-    seen: &mut HashMap<(PathBuf, git2::Oid), Option<SuiteFile>>,
+    (seen, index): (&mut HashMap<(PathBuf, git2::Oid), Option<SuiteFile>>, &mut SuiteIndex),
 ) -> Result<Vec<SuiteFile>> {
     let mut out = Vec::new();
     for (path, id) in repo.files_under(tree, project.evals_dir())? {
@@ -940,12 +1012,36 @@ fn suites_at(
             out.extend(known.iter().cloned());
             continue;
         }
+        if let Some(p) = index.get(id)
+            && !keep.names.contains(&p)
+        {
+            seen.insert(key, None);
+            continue;
+        }
         let bytes = repo.blob(id)?;
+        if index.get(id).is_none() {
+            index.learn(id, &bytes);
+        }
         let before = out.len();
         keep.push(&mut out, key.0.clone(), &bytes, label);
+        if let Some(f) = out.get(before) {
+            index.confirm(id, &crate::project::normalize_name(&f.suite.prompt));
+        }
         seen.insert(key, out.get(before).cloned());
     }
     Ok(out)
+}
+
+static INDEX_PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Keep the suite index at `path` (the CLI does, under `.promptctl/cache`);
+/// without it the index lives for one diff only.
+pub fn enable_index(path: &Path) {
+    let _ = INDEX_PATH.set(path.to_path_buf());
+}
+
+fn index_path() -> Option<&'static Path> {
+    INDEX_PATH.get().map(PathBuf::as_path)
 }
 
 /// Which suite files to parse, and where their problems go.

@@ -138,6 +138,25 @@ impl Repo {
         Ok(out)
     }
 
+    /// A second handle on the same repository, for another thread
+    /// (a libgit2 repository handle is not shared between threads).
+    pub fn reopen(&self) -> Result<Repo> {
+        Ok(Repo {
+            repo: Repository::open(self.repo.path())?,
+            prefix: self.prefix.clone(),
+        })
+    }
+
+    pub fn find_tree(&self, id: Oid) -> Result<git2::Tree<'_>> {
+        Ok(self.repo.find_tree(id)?)
+    }
+
+    /// The id of the tree at `dir` (project-relative) in `tree`, if any.
+    pub fn subtree_id(&self, tree: &git2::Tree<'_>, dir: &Path) -> Option<Oid> {
+        let e = tree.get_path(&self.repo_path(dir)).ok()?;
+        (e.kind() == Some(ObjectType::Tree)).then(|| e.id())
+    }
+
     pub fn blob(&self, id: Oid) -> Result<Vec<u8>> {
         Ok(self.repo.find_blob(id)?.content().to_vec())
     }

@@ -430,3 +430,37 @@ fn text_output_of_a_model_change_a_schema_change_and_a_broken_prompt() {
     let out = env.run(&["diff", "--format", "markdown"]);
     insta::assert_snapshot!("diff_markdown_settings_and_errors", filtered(&stdout(&out)));
 }
+
+#[test]
+fn the_suite_index_is_kept_and_a_second_diff_reads_the_same() {
+    let env = example_with_changes();
+    env.commit_all("changes");
+    let first = env
+        .cmd()
+        .args(["diff", "HEAD~1", "HEAD", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    let index = env.read(".promptctl/cache/suite-prompts");
+    let mut lines = index.lines();
+    assert_eq!(lines.next(), Some("promptctl suite-prompts index v1"));
+    // One entry per committed suite the scan could read, naming its prompt.
+    let named: Vec<&str> = lines.map(|l| l.split_once(' ').unwrap().1).collect();
+    assert!(named.contains(&"support/triage"), "{named:?}");
+    // The second run skips the suites of unchanged prompts by the index and
+    // must measure exactly what the first did.
+    let second = env
+        .cmd()
+        .args(["diff", "HEAD~1", "HEAD", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&first), stdout(&second));
+    let j = json(&second);
+    let triage = j["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "support/triage")
+        .unwrap();
+    assert_eq!(triage["head"]["suites_from"], "revision", "{triage}");
+}
