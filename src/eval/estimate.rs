@@ -16,6 +16,9 @@ pub struct EstimateRow {
     pub prompt: String,
     pub target: String,
     pub requests: u64,
+    /// The most requests the run can make: each case's answer may fail the
+    /// structured-output guard and be retried (not in the cost figures).
+    pub requests_max: u64,
     /// Counted on the rendered requests.
     pub input_tokens: u64,
     pub input_tokens_mean: f64,
@@ -39,12 +42,18 @@ pub struct EstimateRow {
 pub struct Estimate {
     pub rows: Vec<EstimateRow>,
     pub requests: u64,
+    pub requests_max: u64,
     pub cost_usd: f64,
 }
 
 /// Plan the run (no request is sent) and price it.
 pub fn estimate(project: &Project, opts: &RunOptions) -> Result<Estimate> {
-    let plan = run::plan(project, opts)?;
+    // Nothing is sent, so no provider is built: no API key is needed.
+    let mut opts = opts.clone();
+    opts.transport = Some(std::sync::Arc::new(|id: &str, _: &_| {
+        Some(std::sync::Arc::new(NotCalled(id.to_string())) as std::sync::Arc<dyn crate::provider::Provider>)
+    }));
+    let plan = run::plan(project, &opts)?;
     let mut rows = Vec::new();
     for pair in &plan.pairs {
         let target = pair.target();
@@ -56,6 +65,7 @@ pub fn estimate(project: &Project, opts: &RunOptions) -> Result<Estimate> {
             prompt: pair.prompt.name.clone(),
             target: target.id.clone(),
             requests: 0,
+            requests_max: 0,
             input_tokens: 0,
             input_tokens_mean: 0.0,
             output_tokens: 0,
@@ -106,6 +116,7 @@ pub fn estimate(project: &Project, opts: &RunOptions) -> Result<Estimate> {
                 );
             }
         }
+        row.requests_max = row.requests * (1 + u64::from(pair.guard_extra_requests()));
         if row.requests > 0 {
             row.input_tokens_mean = row.input_tokens as f64 / row.requests as f64;
             row.cost_per_1k_usd = row.cost_usd.map(|c| c / row.requests as f64 * 1000.0);
@@ -114,6 +125,7 @@ pub fn estimate(project: &Project, opts: &RunOptions) -> Result<Estimate> {
     }
     Ok(Estimate {
         requests: rows.iter().map(|r| r.requests).sum(),
+        requests_max: rows.iter().map(|r| r.requests_max).sum(),
         cost_usd: rows.iter().filter_map(|r| r.cost_usd).sum(),
         rows,
     })
@@ -141,4 +153,27 @@ pub fn estimate_change(project: &Project, opts: &RunOptions, base: &str) -> Resu
         }
     }
     Ok(head)
+}
+
+/// Stands in for a provider while estimating: planning needs one per target,
+/// and an estimate must never send anything.
+struct NotCalled(String);
+
+impl crate::provider::Provider for NotCalled {
+    fn id(&self) -> &str {
+        &self.0
+    }
+
+    fn complete<'a>(
+        &'a self,
+        _: &'a crate::provider::ChatRequest,
+    ) -> crate::provider::BoxFuture<
+        'a,
+        std::result::Result<crate::provider::ChatResponse, crate::provider::ProviderError>,
+    > {
+        Box::pin(std::future::ready(Err(crate::provider::ProviderError::new(
+            crate::provider::ProviderErrorKind::Connection,
+            "an estimate sends no requests".to_string(),
+        ))))
+    }
 }

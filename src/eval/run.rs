@@ -247,6 +247,15 @@ impl Pair {
     pub fn target(&self) -> &Target {
         &self.primary.target
     }
+
+    /// Requests a case can take beyond the first when its answers fail the
+    /// structured-output guard: the corrective retries, then the fallback
+    /// model.
+    pub fn guard_extra_requests(&self) -> u32 {
+        self.guard
+            .as_ref()
+            .map_or(0, |g| g.retries + u32::from(self.fallback.is_some()))
+    }
 }
 
 /// Responses of a suite being recorded.

@@ -298,6 +298,12 @@ pub fn estimate(e: &crate::eval::estimate::Estimate) -> String {
         out.push_str(", else the output cap (max_tokens) where no recording answers the case");
     }
     out.push('\n');
+    if e.requests_max > e.requests {
+        out.push_str(&format!(
+            "up to {} requests if answers fail the structured-output guard (its retries and fallback model are not in the cost)\n",
+            e.requests_max
+        ));
+    }
     out
 }
 

@@ -633,3 +633,35 @@ fn a_suite_new_since_the_base_runs_its_cases_on_both_sides_and_says_so() {
     // Two cases on each side.
     assert_eq!(rt.block_on(server.received_requests()).unwrap().len(), 4);
 }
+
+#[test]
+fn estimate_bounds_the_requests_the_structured_output_guard_can_add() {
+    let env = TestEnv::with_example();
+    let out = env
+        .cmd()
+        .args(["eval", "--estimate", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let j = json(&out);
+    let rows = j["rows"].as_array().unwrap();
+    // support/triage answers JSON: each case may take the two corrective
+    // retries of promptctl.toml's default guard_retries (no fallback model).
+    let triage = rows.iter().find(|r| r["prompt"] == "support/triage").unwrap();
+    let n = triage["requests"].as_u64().unwrap();
+    assert!(n > 0);
+    assert_eq!(triage["requests_max"], n * 3, "{triage}");
+    // A prompt answering text has no guard.
+    let text = rows.iter().find(|r| r["prompt"] == "rag/answer").unwrap();
+    assert_eq!(text["requests_max"], text["requests"], "{text}");
+    let total: u64 = rows.iter().map(|r| r["requests_max"].as_u64().unwrap()).sum();
+    assert_eq!(j["requests_max"], total);
+    let out = env.cmd().args(["eval", "--estimate"]).output().unwrap();
+    assert!(
+        stdout(&out).contains(&format!(
+            "up to {total} requests if answers fail the structured-output guard"
+        )),
+        "{}",
+        stdout(&out)
+    );
+}
