@@ -66,12 +66,7 @@ impl Provider for Anthropic {
     }
 
     fn complete<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
-        Box::pin(async move {
-            let reply = self.http.post_json(&self.url, &request_body(req)).await?;
-            let mut resp = parse_response(&reply.body)?;
-            resp.latency_ms = reply.latency_ms;
-            Ok(resp)
-        })
+        Box::pin(async move { self.http.chat(&self.url, &request_body(req), parse_response).await })
     }
 }
 

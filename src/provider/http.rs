@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
-use super::{ProviderError, ProviderErrorKind as K, ProviderSettings};
+use super::{ChatResponse, ProviderError, ProviderErrorKind as K, ProviderSettings};
 use crate::error::Error;
 
 /// Longest piece of a server's body quoted in an error message.
@@ -58,6 +58,20 @@ impl Http {
 
     /// POST `body` as JSON to `url` and parse the JSON answer. Any non-2xx
     /// status is an error carrying the server's own message.
+    /// One chat call: POST the request body, parse the answer with the
+    /// provider's `parse`, and time it.
+    pub async fn chat(
+        &self,
+        url: &str,
+        body: &Value,
+        parse: fn(&Value) -> Result<ChatResponse, ProviderError>,
+    ) -> Result<ChatResponse, ProviderError> {
+        let reply = self.post_json(url, body).await?;
+        let mut resp = parse(&reply.body)?;
+        resp.latency_ms = reply.latency_ms;
+        Ok(resp)
+    }
+
     pub async fn post_json(&self, url: &str, body: &Value) -> Result<Reply, ProviderError> {
         let p = self.provider;
         let start = Instant::now();

@@ -67,11 +67,9 @@ impl Provider for OpenAi {
 
     fn complete<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
         Box::pin(async move {
-            let body = request_body(req, self.official);
-            let reply = self.http.post_json(&self.url, &body).await?;
-            let mut resp = parse_response(&reply.body)?;
-            resp.latency_ms = reply.latency_ms;
-            Ok(resp)
+            self.http
+                .chat(&self.url, &request_body(req, self.official), parse_response)
+                .await
         })
     }
 }
