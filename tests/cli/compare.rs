@@ -665,3 +665,29 @@ fn estimate_bounds_the_requests_the_structured_output_guard_can_add() {
         stdout(&out)
     );
 }
+
+/// The example with the triage prompt reworded, compared with the offline
+/// echo provider: every figure is deterministic (echo answers in no time).
+fn example_compare(format: &str) -> String {
+    let env = TestEnv::with_example();
+    env.git_init();
+    env.commit_all("example");
+    let triage = env.read("prompts/support/triage.prompt").replace(
+        "Classify each ticket.",
+        "Classify each ticket, and explain the reasoning behind the category in full.",
+    );
+    env.write("prompts/support/triage.prompt", &triage);
+    let out = env
+        .cmd()
+        .args(["eval", "--base", "HEAD", "--provider", "echo", "--format", format])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn compare_text_and_markdown_of_the_example() {
+    insta::assert_snapshot!("compare_text", example_compare("text"));
+    insta::assert_snapshot!("compare_markdown", example_compare("markdown"));
+}
