@@ -142,17 +142,17 @@ pub struct Aggregate {
     failed: u64,
     errored: u64,
     skipped: u64,
-    weight_ran: f64,
-    weight_passed: f64,
+    weight_ran: ExactSum,
+    weight_passed: ExactSum,
     input: Dist,
     output: Dist,
     latency: Dist,
     tokens_exact: bool,
     any_tokens: bool,
-    cost: f64,
+    cost: ExactSum,
     priced: u64,
     unpriced: u64,
-    spent: f64,
+    spent: ExactSum,
     calls: u64,
     retries: u64,
     cache_hits: u64,
@@ -165,6 +165,24 @@ pub struct Aggregate {
     failures_dropped: u64,
     /// By case index; filled as cases finish in any order.
     outcomes: Vec<Option<CaseOutcome>>,
+}
+
+/// A sum that does not depend on the order of its terms: cases finish in
+/// any order, and the same run must give the same figures. Each term is
+/// rounded to 1e-15 and added as an integer.
+#[derive(Debug, Default, Clone, Copy)]
+struct ExactSum(i128);
+
+impl ExactSum {
+    const SCALE: f64 = 1e15;
+
+    fn add(&mut self, x: f64) {
+        self.0 += (x * Self::SCALE).round() as i128;
+    }
+
+    fn get(self) -> f64 {
+        self.0 as f64 / Self::SCALE
+    }
 }
 
 impl Aggregate {
@@ -185,9 +203,9 @@ impl Aggregate {
             Status::Skipped => self.skipped += 1,
         }
         if r.status != Status::Skipped {
-            self.weight_ran += r.weight;
+            self.weight_ran.add(r.weight);
             if r.status == Status::Pass {
-                self.weight_passed += r.weight;
+                self.weight_passed.add(r.weight);
             }
         }
         if let Some(t) = r.input_tokens {
@@ -205,13 +223,13 @@ impl Aggregate {
             self.answered += 1;
             match r.cost_usd {
                 Some(c) => {
-                    self.cost += c;
+                    self.cost.add(c);
                     self.priced += 1;
                 }
                 None => self.unpriced += 1,
             }
         }
-        self.spent += r.spent_usd;
+        self.spent.add(r.spent_usd);
         self.calls += u64::from(r.calls);
         self.retries += u64::from(r.retries);
         self.cache_hits += u64::from(r.cache_hits);
@@ -256,8 +274,9 @@ impl Aggregate {
     /// The figures, the failures (in case order) and the per-case outcomes.
     pub fn finish(mut self) -> (Stats, Vec<Failure>, u64, Vec<CaseOutcome>) {
         // Nothing ran, or every case that ran has weight 0: nothing gates.
-        let pass_rate = if self.weight_ran > 0.0 {
-            self.weight_passed / self.weight_ran
+        let (weight_ran, weight_passed) = (self.weight_ran.get(), self.weight_passed.get());
+        let pass_rate = if weight_ran > 0.0 {
+            weight_passed / weight_ran
         } else {
             1.0
         };
@@ -271,10 +290,10 @@ impl Aggregate {
             input_tokens: self.input.summary(),
             output_tokens: self.output.summary(),
             tokens_exact: self.tokens_exact || !self.any_tokens,
-            cost_usd: self.cost,
-            cost_per_call_usd: (self.priced > 0).then(|| self.cost / self.priced as f64),
+            cost_usd: self.cost.get(),
+            cost_per_call_usd: (self.priced > 0).then(|| self.cost.get() / self.priced as f64),
             unpriced: self.unpriced,
-            spent_usd: self.spent,
+            spent_usd: self.spent.get(),
             latency_ms: self.latency.summary(),
             calls: self.calls,
             retries: self.retries,
@@ -305,6 +324,22 @@ impl Aggregate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sums_do_not_depend_on_the_order_cases_finish_in() {
+        // Plain f64 addition gives 0.6000000000000001 one way and 0.6 the other.
+        let terms = [0.1, 0.2, 0.3, 1e-6, 2.5e-7];
+        let mut a = ExactSum::default();
+        let mut b = ExactSum::default();
+        for t in terms {
+            a.add(t);
+        }
+        for t in terms.iter().rev() {
+            b.add(*t);
+        }
+        assert_eq!(a.get().to_bits(), b.get().to_bits());
+        assert!((a.get() - 0.60000125).abs() < 1e-15);
+    }
     use crate::eval::guard::GuardOutcome;
     use crate::eval::result::CaseError;
     use crate::provider::FinishReason;
