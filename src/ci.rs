@@ -102,6 +102,17 @@ jobs:
         if: steps.cache-promptctl.outputs.cache-hit != 'true'
         run: cargo install --locked promptctl --version "$PROMPTCTL_VERSION"
 
+      # Token counts and the suite index are facts about file contents, so
+      # they are safe to carry from run to run; the latest one is restored.
+      - name: Cache token counts
+        uses: actions/cache@v4
+        with:
+          path: |
+            {counts}
+            {suites}
+          key: promptctl-counts-${{{{ runner.os }}}}-${{{{ github.sha }}}}
+          restore-keys: promptctl-counts-${{{{ runner.os }}}}-
+
       - name: Check budgets and lint
         env:
           BASE_REF: ${{{{ github.base_ref }}}}
@@ -124,6 +135,8 @@ jobs:
 "#,
         version = quoted(&spec.version),
         junit = quoted(&repo_path(spec, Path::new("promptctl-evals.xml"))),
+        counts = repo_path(spec, Path::new(".promptctl/cache/token-counts")),
+        suites = repo_path(spec, Path::new(".promptctl/cache/suite-prompts")),
     )
 }
 
@@ -213,6 +226,13 @@ mod tests {
         let names: Vec<&str> = steps(&wf).iter().filter_map(|s| s["name"].as_str()).collect();
         let pos = |n: &str| names.iter().position(|x| *x == n).unwrap();
         assert!(pos("Install promptctl") < pos("Check budgets and lint"));
+        // The count caches (not the response cache) carry over between runs.
+        let cache = step(&wf, "Cache token counts");
+        assert_eq!(
+            cache["with"]["path"],
+            ".promptctl/cache/token-counts\n.promptctl/cache/suite-prompts\n"
+        );
+        assert!(pos("Cache token counts") < pos("Check budgets and lint"));
         assert!(pos("Check budgets and lint") < pos("Run offline evals"));
         assert_eq!(evals["if"], "${{ !cancelled() }}");
         assert!(check.get("continue-on-error").is_none());
@@ -230,6 +250,13 @@ mod tests {
         assert_eq!(
             wf["jobs"]["gate"]["defaults"]["run"]["working-directory"],
             "services/chat"
+        );
+        // Cache paths are repository paths (a `uses` step ignores the
+        // working directory).
+        let cache = step(&wf, "Cache token counts");
+        assert_eq!(
+            cache["with"]["path"],
+            "services/chat/.promptctl/cache/token-counts\nservices/chat/.promptctl/cache/suite-prompts\n"
         );
     }
 }
