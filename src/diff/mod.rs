@@ -486,59 +486,85 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
         Target::Tree(t) => Some(t.id()),
         _ => None,
     };
-    let (suites, warnings, reads) = std::thread::scope(|scope| -> Result<_> {
-        let job = (!candidates.is_empty()).then(|| {
-            let labels = (base.clone(), head.clone());
-            let names = &names;
-            let repo = repo.reopen();
-            scope.spawn(move || -> Result<(Suites, Vec<String>)> {
-                let repo = repo?;
-                let base_tree = repo.find_tree(base_tree_id)?;
-                let head_tree = head_tree_id.map(|id| repo.find_tree(id)).transpose()?;
-                let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                let mut warnings = Vec::new();
-                let mut keep = Keep {
-                    names: &names,
-                    warnings: &mut warnings,
-                };
-                let suites = Suites::load(
+    // A pipeline over two threads: the second loads the suites (own
+    // repository handle) and then measures prompts from a queue, which this
+    // thread fills as it reads them and then helps to empty.
+    let queue = Queue::default();
+    let suites_slot: std::sync::OnceLock<std::result::Result<Suites, Error>> = std::sync::OnceLock::new();
+    let (prompts, skipped, warnings) = std::thread::scope(|scope| -> Result<_> {
+        let build_from = |queue: &Queue, suites: &Suites| {
+            let mut out = Vec::new();
+            while let Some(r) = queue.pop() {
+                out.push(build(
                     project,
-                    &repo,
-                    (&labels.0, &base_tree),
-                    (&labels.1, head_tree.as_ref()),
-                    &mut keep,
-                )?;
-                Ok((suites, warnings))
+                    suites,
+                    spec.context,
+                    (r.status, r.similarity),
+                    r.old,
+                    r.new,
+                ));
+            }
+            out
+        };
+        let helper = (!candidates.is_empty()).then(|| {
+            let labels = (base.clone(), head.clone());
+            let (names, queue, suites_slot) = (&names, &queue, &suites_slot);
+            let repo = repo.reopen();
+            scope.spawn(move || -> (Vec<String>, Vec<PromptDiff>) {
+                // Whatever happens here, the other thread must not wait for
+                // the suites forever.
+                let _unblock = SetOnDrop(suites_slot);
+                let mut warnings = Vec::new();
+                let loaded = (|| -> Result<Suites> {
+                    let repo = repo?;
+                    let base_tree = repo.find_tree(base_tree_id)?;
+                    let head_tree = head_tree_id.map(|id| repo.find_tree(id)).transpose()?;
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    let mut keep = Keep {
+                        names: &names,
+                        warnings: &mut warnings,
+                    };
+                    Suites::load(
+                        project,
+                        &repo,
+                        (&labels.0, &base_tree),
+                        (&labels.1, head_tree.as_ref()),
+                        &mut keep,
+                    )
+                })();
+                let _ = suites_slot.set(loaded);
+                match suites_slot.get() {
+                    Some(Ok(suites)) => (warnings, build_from(queue, suites)),
+                    _ => {
+                        queue.abandon();
+                        (warnings, Vec::new())
+                    }
+                }
             })
         });
-        let reads = read_candidates(&repo, candidates);
-        let (suites, warnings) = match job {
-            Some(j) => j
-                .join()
-                .map_err(|_| Error::external("loading the eval suites failed"))??,
-            None => (Suites::default(), Vec::new()),
-        };
-        Ok((suites, warnings, reads?))
-    })?;
-    let (skipped, reads) = reads;
-    let build_one = |r: ReadCandidate| build(project, &suites, spec.context, (r.status, r.similarity), r.old, r.new);
-    let mut prompts: Vec<PromptDiff> = if reads.len() < 2 {
-        reads.into_iter().map(build_one).collect()
-    } else {
-        let mut reads = reads;
-        let second = reads.split_off(reads.len() / 2);
-        std::thread::scope(|scope| {
-            let other = scope.spawn(|| second.into_iter().map(build_one).collect::<Vec<_>>());
-            let mut out: Vec<PromptDiff> = reads.into_iter().map(build_one).collect();
-            match other.join() {
-                Ok(more) => {
-                    out.extend(more);
-                    Ok(out)
-                }
-                Err(_) => Err(Error::external("measuring the changed prompts failed")),
+        let read = read_candidates(&repo, candidates, &mut |r| queue.push(r));
+        queue.close();
+        let mut prompts = Vec::new();
+        let mut warnings = Vec::new();
+        if let Some(h) = helper {
+            // The suites are needed to measure: wait for them, then help.
+            let suites = suites_slot.wait();
+            if let Ok(suites) = suites {
+                prompts = build_from(&queue, suites);
             }
-        })?
-    };
+            let (w, more) = h
+                .join()
+                .map_err(|_| Error::external("measuring the changed prompts failed"))?;
+            warnings = w;
+            prompts.extend(more);
+        }
+        let skipped = read?;
+        if let Some(Err(e)) = suites_slot.get() {
+            return Err(e.clone());
+        }
+        Ok((prompts, skipped, warnings))
+    })?;
+    let mut prompts = prompts;
     prompts.sort_by(|a, b| a.name.cmp(&b.name));
     let mut skipped = skipped;
     skipped.sort_by(|a, b| a.path.cmp(&b.path));
@@ -589,9 +615,12 @@ struct ReadCandidate {
 
 /// Read both sides of each changed prompt. A side that is not text skips the
 /// whole prompt (reported).
-fn read_candidates(repo: &Repo, candidates: Vec<Candidate>) -> Result<(Vec<Skipped>, Vec<ReadCandidate>)> {
+fn read_candidates(
+    repo: &Repo,
+    candidates: Vec<Candidate>,
+    each: &mut dyn FnMut(ReadCandidate),
+) -> Result<Vec<Skipped>> {
     let mut skipped = Vec::new();
-    let mut out = Vec::with_capacity(candidates.len());
     for c in candidates {
         let read = |side: &Option<(String, FileVersion)>, which: Which, skipped: &mut Vec<Skipped>| {
             let Some((name, v)) = side else {
@@ -617,14 +646,70 @@ fn read_candidates(repo: &Repo, candidates: Vec<Candidate>) -> Result<(Vec<Skipp
         if matches!(old_file, Some(None)) || matches!(new_file, Some(None)) {
             continue;
         }
-        out.push(ReadCandidate {
+        each(ReadCandidate {
             status: c.status,
             similarity: (c.status == Status::Renamed).then_some(c.similarity).flatten(),
             old: old_file.flatten(),
             new: new_file.flatten(),
         });
     }
-    Ok((skipped, out))
+    Ok(skipped)
+}
+
+/// Fills the suites slot with an error if nothing else did (a panic while
+/// loading them), so no thread waits for them forever.
+struct SetOnDrop<'a>(&'a std::sync::OnceLock<std::result::Result<Suites, Error>>);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.set(Err(Error::external("loading the eval suites failed")));
+    }
+}
+
+/// Read prompts waiting to be measured. `pop` blocks while the queue is
+/// empty but still open; it returns `None` once it is closed and empty (or
+/// abandoned).
+#[derive(Default)]
+struct Queue {
+    state: std::sync::Mutex<(std::collections::VecDeque<ReadCandidate>, bool)>,
+    ready: std::sync::Condvar,
+}
+
+impl Queue {
+    fn push(&self, r: ReadCandidate) {
+        if let Ok(mut g) = self.state.lock() {
+            g.0.push_back(r);
+        }
+        self.ready.notify_one();
+    }
+
+    /// No more pushes.
+    fn close(&self) {
+        if let Ok(mut g) = self.state.lock() {
+            g.1 = true;
+        }
+        self.ready.notify_all();
+    }
+
+    /// Drop what is queued (the measuring failed before it started).
+    fn abandon(&self) {
+        if let Ok(mut g) = self.state.lock() {
+            g.0.clear();
+        }
+    }
+
+    fn pop(&self) -> Option<ReadCandidate> {
+        let mut g = self.state.lock().ok()?;
+        loop {
+            if let Some(r) = g.0.pop_front() {
+                return Some(r);
+            }
+            if g.1 {
+                return None;
+            }
+            g = self.ready.wait(g).ok()?;
+        }
+    }
 }
 
 fn name_of(dir: &Path, path: &Path) -> Option<String> {

@@ -838,3 +838,43 @@ fn working_tree_renames_pair_a_deleted_file_with_an_untracked_one() {
     assert_eq!(p.old_name.as_deref(), Some("old"));
     assert_eq!(p.name, "new/name");
 }
+
+#[test]
+fn the_measuring_queue_hands_out_every_prompt_once_and_ends_when_closed() {
+    let item = |n: u32| ReadCandidate {
+        status: Status::Added,
+        similarity: Some(n),
+        old: None,
+        new: None,
+    };
+    let q = Queue::default();
+    let taken = std::thread::scope(|s| {
+        // Two takers start before anything is queued: they wait, not end.
+        let a = s.spawn(|| {
+            std::iter::from_fn(|| q.pop())
+                .map(|r| r.similarity.unwrap())
+                .collect::<Vec<_>>()
+        });
+        let b = s.spawn(|| {
+            std::iter::from_fn(|| q.pop())
+                .map(|r| r.similarity.unwrap())
+                .collect::<Vec<_>>()
+        });
+        for n in 0..100 {
+            q.push(item(n));
+        }
+        q.close();
+        let mut all = a.join().unwrap();
+        all.extend(b.join().unwrap());
+        all
+    });
+    let mut taken = taken;
+    taken.sort();
+    assert_eq!(taken, (0..100).collect::<Vec<_>>());
+    // Abandoned: what is queued is dropped.
+    let q = Queue::default();
+    q.push(item(1));
+    q.abandon();
+    q.close();
+    assert!(q.pop().is_none());
+}
