@@ -12,6 +12,7 @@ pub mod config;
 pub mod diff;
 pub mod error;
 pub mod eval;
+pub mod fs;
 pub mod git;
 pub mod measure;
 pub mod project;

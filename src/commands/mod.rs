@@ -27,25 +27,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
-/// Write a file atomically: a temp file beside it, then rename, so a crash
-/// never leaves a half-written file.
-pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, &e))?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
-    std::fs::write(&tmp, contents).map_err(|e| Error::io(&tmp, &e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, &e)
-    })
-}
+pub use crate::fs::write_atomic;
 
 /// Variables from `--vars FILE` (YAML or JSON map) then `--var k=v` pairs.
 pub fn parse_vars(pairs: &[String], file: Option<&Path>) -> Result<BTreeMap<String, Value>> {

@@ -8,7 +8,6 @@ use crate::project::Source;
 use crate::prompt::message::Message;
 use crate::prompt::{ModelConfig, render};
 use crate::report;
-use crate::ui::CYAN;
 
 /// Render a prompt's messages with variables
 #[derive(clap::Args, Debug)]
@@ -50,19 +49,7 @@ pub fn run(ctx: &Ctx, args: &RenderArgs) -> Result<ExitStatus> {
     };
     match ctx.format {
         Format::Json => ctx.ui.out(&report::json(&req)?),
-        _ => {
-            let mut out = String::new();
-            for (i, m) in req.messages.iter().enumerate() {
-                if i > 0 {
-                    out.push('\n');
-                }
-                out.push_str(&ctx.ui.paint(CYAN, format!("{}:", m.role)));
-                out.push('\n');
-                out.push_str(&m.content);
-                out.push('\n');
-            }
-            ctx.ui.out(&out);
-        }
+        _ => ctx.ui.out(&report::text::messages(&ctx.ui, &req.messages)),
     }
     Ok(ExitStatus::Success)
 }

@@ -11,7 +11,6 @@ use crate::release::resolve::{self, Request, Resolution};
 use crate::release::tags::Channel;
 use crate::release::{state, tags, version_prompt};
 use crate::report;
-use crate::ui::CYAN;
 
 /// Show which version a caller gets (sticky canary assignment with --key)
 #[derive(clap::Args, Debug)]
@@ -74,12 +73,9 @@ pub fn run(ctx: &Ctx, args: &ResolveArgs) -> Result<ExitStatus> {
         Format::Json => ctx.ui.out(&report::json(&Out { resolution, messages })?),
         _ => {
             let mut out = report::release::resolution(&resolution);
-            for m in messages.iter().flatten() {
+            if let Some(m) = messages.as_ref().filter(|m| !m.is_empty()) {
                 out.push('\n');
-                out.push_str(&ctx.ui.paint(CYAN, format!("{}:", m.role)));
-                out.push('\n');
-                out.push_str(&m.content);
-                out.push('\n');
+                out.push_str(&report::text::messages(&ctx.ui, m));
             }
             ctx.ui.out(&out);
         }

@@ -12,7 +12,6 @@
 //! written, and it is rewritten atomically.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const HEADER: &str = "promptctl suite-prompts index v1";
@@ -92,17 +91,7 @@ impl SuiteIndex {
         for id in &self.order[skip..] {
             out.push_str(&format!("{id} {}\n", self.entries[id]));
         }
-        let Some(dir) = path.parent() else { return };
-        if std::fs::create_dir_all(dir).is_err() {
-            return;
-        }
-        let tmp = dir.join(format!(".suite-prompts.tmp.{}", std::process::id()));
-        let ok = std::fs::File::create(&tmp)
-            .and_then(|mut f| f.write_all(out.as_bytes()))
-            .and_then(|_| std::fs::rename(&tmp, path));
-        if ok.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
+        let _ = crate::fs::write_atomic(path, out.as_bytes());
         self.dirty = false;
     }
 }

@@ -7,7 +7,6 @@
 //! parse is treated as a miss and overwritten.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -95,27 +94,10 @@ impl Cache {
     }
 }
 
-static TMP_SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// Write through a temporary file in the same directory, then rename. The
-/// temporary name is unique per process and write, so concurrent writers of
-/// the same entry do not trample each other (the last rename wins, and both
-/// wrote the same response to the same request).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, &e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let seq = TMP_SEQ.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.{}.{seq}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, &e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, &e)
-    })
-}
+/// Concurrent writers of the same entry do not trample each other (the temp
+/// names differ; the last rename wins, and both wrote the same response to
+/// the same request).
+pub use crate::fs::write_atomic;
 
 #[cfg(test)]
 mod tests {

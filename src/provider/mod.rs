@@ -135,6 +135,29 @@ pub struct ChatResponse {
     pub attempts: u32,
 }
 
+impl ChatResponse {
+    /// A parsed HTTP answer: the reported model is read off the body; the
+    /// latency is filled in by the transport.
+    pub fn from_body(
+        text: String,
+        finish_reason: FinishReason,
+        usage: Option<Usage>,
+        body: &serde_json::Value,
+    ) -> ChatResponse {
+        ChatResponse {
+            text,
+            finish_reason,
+            usage,
+            model: body
+                .get("model")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string),
+            latency_ms: 0,
+            attempts: 1,
+        }
+    }
+}
+
 /// What went wrong with a provider call; decides retrying and the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

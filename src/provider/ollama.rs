@@ -163,14 +163,7 @@ pub fn parse_response(body: &Value) -> Result<ChatResponse, ProviderError> {
         }),
         _ => None,
     };
-    Ok(ChatResponse {
-        text: text.to_string(),
-        finish_reason,
-        usage,
-        model: body.get("model").and_then(Value::as_str).map(str::to_string),
-        latency_ms: 0,
-        attempts: 1,
-    })
+    Ok(ChatResponse::from_body(text.to_string(), finish_reason, usage, body))
 }
 
 #[cfg(test)]

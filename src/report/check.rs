@@ -138,21 +138,24 @@ pub fn text(r: &CheckReport, ui: &Ui) -> String {
     } else {
         ui.paint(ui::RED, "check failed")
     };
-    let _ = writeln!(
-        out,
-        "{verdict}: {} prompt{}, {} error{}, {} warning{}{}",
+    let _ = writeln!(out, "{verdict}: {}", counts(s));
+    out
+}
+
+/// `3 prompts, 1 error, 0 warnings[, 2 ignored]`.
+fn counts(s: &crate::budget::check::Summary) -> String {
+    let mut out = format!(
+        "{} prompt{}, {} error{}, {} warning{}",
         s.prompts,
         plural(s.prompts),
         s.errors,
         plural(s.errors),
         s.warnings,
-        plural(s.warnings),
-        if s.ignored > 0 {
-            format!(", {} ignored", s.ignored)
-        } else {
-            String::new()
-        }
+        plural(s.warnings)
     );
+    if s.ignored > 0 {
+        out.push_str(&format!(", {} ignored", s.ignored));
+    }
     out
 }
 
@@ -401,19 +404,9 @@ pub fn github(r: &CheckReport, prefix: &Path) -> String {
     let s = &r.summary;
     let _ = writeln!(
         out,
-        "promptctl check {}: {} prompt{}, {} error{}, {} warning{}{}",
+        "promptctl check {}: {}",
         if r.passed { "passed" } else { "failed" },
-        s.prompts,
-        plural(s.prompts),
-        s.errors,
-        plural(s.errors),
-        s.warnings,
-        plural(s.warnings),
-        if s.ignored > 0 {
-            format!(", {} ignored", s.ignored)
-        } else {
-            String::new()
-        }
+        counts(s)
     );
     out
 }

@@ -35,3 +35,19 @@ pub fn render(t: &Table) -> String {
     }
     out
 }
+
+/// Chat messages as `role:` (coloured) then the content, a blank line
+/// between messages.
+pub fn messages(ui: &crate::ui::Ui, messages: &[crate::prompt::message::Message]) -> String {
+    let mut out = String::new();
+    for (i, m) in messages.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&ui.paint(crate::ui::CYAN, format!("{}:", m.role)));
+        out.push('\n');
+        out.push_str(&m.content);
+        out.push('\n');
+    }
+    out
+}

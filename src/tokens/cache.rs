@@ -9,7 +9,6 @@
 //! numbers that were not counted.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -124,17 +123,7 @@ pub fn flush() {
         }
         out.push_str(&format!("\t{n}\n"));
     }
-    let Some(dir) = c.path.parent() else { return };
-    if std::fs::create_dir_all(dir).is_err() {
-        return;
-    }
-    let tmp = dir.join(format!(".token-counts.tmp.{}", std::process::id()));
-    let ok = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(out.as_bytes()))
-        .and_then(|_| std::fs::rename(&tmp, &c.path));
-    if ok.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
+    let _ = crate::fs::write_atomic(&c.path, out.as_bytes());
     c.dirty = false;
 }
 
