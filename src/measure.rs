@@ -116,6 +116,9 @@ pub struct Measurement {
     /// Messages of the worst-case rendering.
     #[serde(skip)]
     pub messages: Vec<Message>,
+    /// Each rendering's count, in the order of the renderings.
+    #[serde(skip)]
+    pub per_rendering: Vec<RequestTokens>,
 }
 
 pub fn measure(prompt: &Prompt, model: &Model, samples: &Samples) -> Result<Measurement> {
@@ -135,16 +138,20 @@ pub fn renderings(prompt: &Prompt, samples: &Samples) -> Result<Vec<Vec<Message>
 /// [`measure`] over renderings made by [`renderings`].
 pub fn measure_rendered(prompt: &Prompt, model: &Model, samples: &Samples, renderings: &[Vec<Message>]) -> Measurement {
     let kind = model.info.tokenizer;
-    let mut worst: Option<(RequestTokens, Vec<Message>)> = None;
-    let mut sum = 0u64;
-    for msgs in renderings {
-        let t = tokens::count_messages(kind, msgs);
-        sum += t.total;
-        if worst.as_ref().is_none_or(|(w, _)| t.total > w.total) {
-            worst = Some((t, msgs.clone()));
-        }
-    }
-    let (worst, messages) = worst.unwrap_or_else(|| (tokens::count_messages(kind, &[]), Vec::new()));
+    let per_rendering: Vec<RequestTokens> = renderings.iter().map(|m| tokens::count_messages(kind, m)).collect();
+    let sum: u64 = per_rendering.iter().map(|t| t.total).sum();
+    // The first of the largest.
+    let worst = per_rendering
+        .iter()
+        .enumerate()
+        .fold(None, |w: Option<usize>, (i, t)| match w {
+            Some(j) if per_rendering[j].total >= t.total => Some(j),
+            _ => Some(i),
+        });
+    let (worst, messages) = match worst {
+        Some(i) => (per_rendering[i].clone(), renderings[i].clone()),
+        None => (tokens::count_messages(kind, &[]), Vec::new()),
+    };
     let n = renderings.len().max(1) as f64;
     let cap = prompt.front.config.max_tokens;
     let priced = cap.unwrap_or(model.info.max_output_tokens);
@@ -162,5 +169,6 @@ pub fn measure_rendered(prompt: &Prompt, model: &Model, samples: &Samples, rende
         output_tokens_priced: priced,
         context_window: model.info.context_window,
         messages,
+        per_rendering,
     }
 }

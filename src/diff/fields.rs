@@ -145,7 +145,7 @@ fn input_changes(old: &Prompt, new: &Prompt, out: &mut Vec<FieldChange>) {
     // Variables: declared in input.schema or used by the template.
     let vars = |p: &Prompt| -> BTreeSet<String> {
         let mut v = p.declared_vars().unwrap_or_default();
-        v.extend(render::used_vars(p).into_keys());
+        v.extend(render::used_vars(p).keys().cloned());
         v
     };
     set_change("input.variables", FieldKind::Input, &vars(old), &vars(new), out);

@@ -11,7 +11,6 @@ use crate::eval::suite::SuiteFile;
 use crate::measure::{self, SampleSource};
 use crate::project::{Project, PromptFile};
 use crate::prompt::{Prompt, SectionKind};
-use crate::tokens;
 
 /// Where a side's eval-case variables came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -118,8 +117,7 @@ pub fn measure_side(
         .iter()
         .filter(|s| s.kind != SectionKind::History)
         .count();
-    for msgs in &renderings {
-        let counted = tokens::count_messages(kind, msgs);
+    for counted in &m.per_rendering {
         // Each message section renders one message; the history section
         // (at most one) renders the rest.
         let history_len = counted.messages.len().saturating_sub(n_plain);

@@ -142,6 +142,19 @@ pub struct Prompt {
     pub sections: Vec<Section>,
     /// The raw file text.
     pub source: String,
+    /// The sections' templates, compiled once.
+    pub(crate) compiled: render::Compiled,
+}
+
+/// The history variable: declared in `input.history`, else `history` when
+/// the body has a `history:` section.
+fn history_var<'a>(front: &'a FrontMatter, sections: &[Section]) -> Option<&'a str> {
+    let declared = front.input.as_ref().and_then(|i| i.history.as_deref());
+    match declared {
+        Some(v) => Some(v),
+        None if sections.iter().any(|s| s.kind == SectionKind::History) => Some("history"),
+        None => None,
+    }
 }
 
 /// Role-like markers that are not roles: an error with a hint rather than
@@ -195,16 +208,17 @@ impl Prompt {
         }
         let body_lines: Vec<&str> = text.lines().skip(body_start).collect();
         let sections = split_sections(&body_lines, body_start + 1, path, &fm)?;
-        let prompt = Prompt {
+        // Compile every template now: syntax errors belong to parsing.
+        let history = history_var(&fm, &sections).map(str::to_string);
+        let compiled = render::compile(path, &sections, history.as_deref())?;
+        Ok(Prompt {
             name: name.to_string(),
             path: path.to_path_buf(),
             front: fm,
             sections,
             source: text.to_string(),
-        };
-        // Compile every template now: syntax errors belong to parsing.
-        render::check_syntax(&prompt)?;
-        Ok(prompt)
+            compiled,
+        })
     }
 
     /// The model id, falling back to the project default.
@@ -221,12 +235,7 @@ impl Prompt {
     }
 
     pub fn history_var(&self) -> Option<&str> {
-        let declared = self.front.input.as_ref().and_then(|i| i.history.as_deref());
-        match declared {
-            Some(v) => Some(v),
-            None if self.sections.iter().any(|s| s.kind == SectionKind::History) => Some("history"),
-            None => None,
-        }
+        history_var(&self.front, &self.sections)
     }
 
     /// Variables declared in `input.schema` (properties or names), plus the

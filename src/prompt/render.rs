@@ -5,6 +5,8 @@
 //! data: they are inserted as text and never parsed as templates.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::Value;
@@ -19,7 +21,7 @@ fn environment() -> Environment<'static> {
     env
 }
 
-fn template_error(prompt: &Prompt, section: &Section, e: &minijinja::Error) -> Error {
+fn template_error(path: &Path, section: &Section, e: &minijinja::Error) -> Error {
     let line = e.line().map(|l| section.line + l.saturating_sub(1));
     let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
     let what = match e.kind() {
@@ -27,23 +29,83 @@ fn template_error(prompt: &Prompt, section: &Section, e: &minijinja::Error) -> E
         minijinja::ErrorKind::UndefinedError => "undefined value in template",
         _ => "template error",
     };
-    Error::at(&prompt.path, line, None, format!("{what}{detail}"))
+    Error::at(path, line, None, format!("{what}{detail}"))
 }
 
-/// Compile every section; reports the first syntax error with its file line.
-pub fn check_syntax(prompt: &Prompt) -> Result<()> {
-    let env = environment();
-    for s in &prompt.sections {
-        env.template_from_str(&s.template)
-            .map_err(|e| template_error(prompt, s, &e))?;
+/// A prompt's templates, compiled once when the prompt is parsed, and the
+/// variables they read. Parsing, listing the variables and rendering any
+/// number of eval cases share this one compilation.
+#[derive(Clone)]
+pub struct Compiled(Arc<CompiledInner>);
+
+struct CompiledInner {
+    env: Environment<'static>,
+    /// Per section: its template's name in `env` (`None`: the history section).
+    names: Vec<Option<String>>,
+    used: BTreeMap<String, usize>,
+}
+
+impl PartialEq for Compiled {
+    /// A function of the sections, which the prompt compares itself.
+    fn eq(&self, _: &Compiled) -> bool {
+        true
     }
-    Ok(())
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled")
+            .field("used", &self.0.used)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The name a section's template has in the environment (not a name a
+/// template can guess to include another section).
+fn section_name(i: usize) -> String {
+    format!("\0promptctl-section-{i}")
+}
+
+/// Compile every section; the first syntax error is reported with its file
+/// line. `history_var` is the prompt's history variable, if any.
+pub(super) fn compile(path: &Path, sections: &[Section], history_var: Option<&str>) -> Result<Compiled> {
+    let mut env = environment();
+    let mut names = Vec::with_capacity(sections.len());
+    for (i, s) in sections.iter().enumerate() {
+        names.push(match s.kind {
+            SectionKind::Message(_) => {
+                let name = section_name(i);
+                env.add_template_owned(name.clone(), s.template.clone())
+                    .map_err(|e| template_error(path, s, &e))?;
+                Some(name)
+            }
+            SectionKind::History => None,
+        });
+    }
+    let mut used = BTreeMap::new();
+    for (s, name) in sections.iter().zip(&names) {
+        let Some(t) = name.as_ref().and_then(|n| env.get_template(n).ok()) else {
+            continue;
+        };
+        for var in t.undeclared_variables(false) {
+            let line = first_use_line(&s.template, &var).map(|l| s.line + l).unwrap_or(s.line);
+            used.entry(var)
+                .and_modify(|l: &mut usize| *l = (*l).min(line))
+                .or_insert(line);
+        }
+    }
+    if let Some(h) = history_var
+        && let Some(s) = sections.iter().find(|s| s.kind == SectionKind::History)
+    {
+        used.entry(h.to_string()).or_insert(s.line.saturating_sub(1).max(1));
+    }
+    Ok(Compiled(Arc::new(CompiledInner { env, names, used })))
 }
 
 /// Top-level variables each section's template reads, with the line of the
 /// first use.
-pub fn used_vars(prompt: &Prompt) -> BTreeMap<String, usize> {
-    Renderer::new(prompt).used
+pub fn used_vars(prompt: &Prompt) -> &BTreeMap<String, usize> {
+    &prompt.compiled.0.used
 }
 
 /// 0-based line of the first `{{ ... var ... }}` or `{% ... var ... %}` use.
@@ -68,65 +130,29 @@ pub fn render(prompt: &Prompt, vars: &BTreeMap<String, Value>) -> Result<Vec<Mes
     Renderer::new(prompt).render(vars)
 }
 
-/// A prompt with its templates compiled once, to render many variable sets
-/// (eval cases) without parsing the templates again for each.
+/// Renders a prompt's compiled templates with many variable sets (eval
+/// cases); the defaults are merged once.
 pub struct Renderer<'p> {
     prompt: &'p Prompt,
-    env: Environment<'p>,
-    /// Per section: the compile error, if any.
-    errors: Vec<Option<minijinja::Error>>,
-    used: BTreeMap<String, usize>,
-}
-
-/// The name a section's template has in the renderer's environment (not a
-/// name a template can guess to include another section).
-fn section_name(i: usize) -> String {
-    format!("\0promptctl-section-{i}")
+    defaults: BTreeMap<String, Value>,
 }
 
 impl<'p> Renderer<'p> {
     pub fn new(prompt: &'p Prompt) -> Renderer<'p> {
-        let mut env = environment();
-        let mut errors = Vec::with_capacity(prompt.sections.len());
-        for (i, s) in prompt.sections.iter().enumerate() {
-            let e = match s.kind {
-                SectionKind::Message(_) => env.add_template_owned(section_name(i), s.template.as_str()).err(),
-                SectionKind::History => None,
-            };
-            errors.push(e);
-        }
-        let mut used = BTreeMap::new();
-        for (i, s) in prompt.sections.iter().enumerate() {
-            let Ok(t) = env.get_template(&section_name(i)) else {
-                continue;
-            };
-            for var in t.undeclared_variables(false) {
-                let line = first_use_line(&s.template, &var).map(|l| s.line + l).unwrap_or(s.line);
-                used.entry(var)
-                    .and_modify(|l: &mut usize| *l = (*l).min(line))
-                    .or_insert(line);
-            }
-        }
-        if let Some(h) = prompt.history_var()
-            && let Some(s) = prompt.sections.iter().find(|s| s.kind == SectionKind::History)
-        {
-            used.entry(h.to_string()).or_insert(s.line.saturating_sub(1).max(1));
-        }
         Renderer {
             prompt,
-            env,
-            errors,
-            used,
+            defaults: prompt.defaults(),
         }
     }
 
     /// See [`render`].
     pub fn render(&self, vars: &BTreeMap<String, Value>) -> Result<Vec<Message>> {
         let prompt = self.prompt;
-        let mut ctx = prompt.defaults();
+        let compiled = &prompt.compiled.0;
+        let mut ctx = self.defaults.clone();
         ctx.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
 
-        let missing: Vec<(&String, &usize)> = self.used.iter().filter(|(v, _)| !ctx.contains_key(*v)).collect();
+        let missing: Vec<(&String, &usize)> = compiled.used.iter().filter(|(v, _)| !ctx.contains_key(*v)).collect();
         if let Some((var, line)) = missing.first() {
             let others: Vec<&str> = missing.iter().skip(1).map(|(v, _)| v.as_str()).collect();
             let mut err = Error::at(
@@ -145,16 +171,14 @@ impl<'p> Renderer<'p> {
         for (i, s) in prompt.sections.iter().enumerate() {
             match s.kind {
                 SectionKind::Message(role) => {
-                    if let Some(e) = &self.errors[i] {
-                        return Err(template_error(prompt, s, e));
-                    }
-                    let t = self
+                    let name = compiled.names[i].as_deref().unwrap_or_default();
+                    let t = compiled
                         .env
-                        .get_template(&section_name(i))
-                        .map_err(|e| template_error(prompt, s, &e))?;
+                        .get_template(name)
+                        .map_err(|e| template_error(&prompt.path, s, &e))?;
                     let text = t
                         .render(minijinja::value::Serde(&ctx))
-                        .map_err(|e| template_error(prompt, s, &e))?;
+                        .map_err(|e| template_error(&prompt.path, s, &e))?;
                     messages.push(Message::new(role, text.trim()));
                 }
                 SectionKind::History => {

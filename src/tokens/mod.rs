@@ -27,10 +27,17 @@ pub const TOKENS_PER_MESSAGE: u64 = 3;
 /// Tokens that prime the assistant's reply, added once per request.
 pub const REPLY_PRIMING_TOKENS: u64 = 3;
 
+/// Texts up to this many bytes are counted, never looked up in the cache.
+const SHORT_TEXT: usize = 32;
+
 /// Count the tokens of plain text.
 pub fn count_text(kind: TokenizerKind, text: &str) -> u64 {
     if text.is_empty() {
         return 0;
+    }
+    // A short text (a role name) counts faster than its cache key hashes.
+    if text.len() <= SHORT_TEXT {
+        return count_uncached(kind, text);
     }
     if let Some(n) = cache::get(kind, text) {
         return n;
