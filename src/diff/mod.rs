@@ -451,47 +451,24 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
     limits.check_names_exist(project, &repo, &base_tree, &target)?;
 
     let dir = project.prompts_dir();
-    let mut candidates = Vec::new();
-    for c in repo.changes(&base_tree, &target, dir)? {
-        let old = c.old.and_then(|v| Some((name_of(dir, &v.path)?, v)));
-        let new = c.new.and_then(|v| Some((name_of(dir, &v.path)?, v)));
-        let status = match (&old, &new) {
-            (None, None) => continue,
-            (Some(_), None) => Status::Deleted,
-            (None, Some(_)) => Status::Added,
-            (Some((_, o)), Some((_, n))) if c.kind == ChangeKind::Renamed && o.path != n.path => Status::Renamed,
-            _ => Status::Modified,
-        };
-        let hit = old.iter().chain(new.iter()).any(|(n, v)| limits.matches(n, &v.path));
-        if hit {
-            candidates.push(Candidate {
-                status,
-                old,
-                new,
-                similarity: c.similarity,
-            });
-        }
-    }
-
-    // The suites (for sample variables) load on a second thread, with its
-    // own repository handle, while this one reads the changed prompts; the
-    // prompts are then measured on both threads. Most of a diff's time is
-    // reading and parsing; this uses the second core for it.
-    let names: Vec<String> = candidates
-        .iter()
-        .flat_map(|c| c.old.iter().chain(c.new.iter()).map(|(n, _)| n.clone()))
-        .collect();
     let base_tree_id = base_tree.id();
     let head_tree_id = match &target {
         Target::Tree(t) => Some(t.id()),
         _ => None,
     };
-    // A pipeline over two threads: the second loads the suites (own
-    // repository handle) and then measures prompts from a queue, which this
-    // thread fills as it reads them and then helps to empty.
+    // A pipeline over two threads. This one diffs the trees, then reads the
+    // changed prompts into a queue, then helps to measure them. The second
+    // (own repository handle) lists the eval suites meanwhile, parses those
+    // that concern the changed prompts once their names are known, and then
+    // measures prompts from the queue. Reading, parsing and measuring are
+    // most of a diff's time; this puts the second core on them.
     let queue = Queue::default();
     let suites_slot: std::sync::OnceLock<std::result::Result<Suites, Error>> = std::sync::OnceLock::new();
+    let names_slot: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     let (prompts, skipped, warnings) = std::thread::scope(|scope| -> Result<_> {
+        // Whatever happens on this thread, the other must not wait for the
+        // names or the queue forever.
+        let _release = Release(&names_slot, &queue);
         let build_from = |queue: &Queue, suites: &Suites| {
             let mut out = Vec::new();
             while let Some(r) = queue.pop() {
@@ -506,31 +483,33 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
             }
             out
         };
-        let helper = (!candidates.is_empty()).then(|| {
+        let helper = {
             let labels = (base.clone(), head.clone());
-            let (names, queue, suites_slot) = (&names, &queue, &suites_slot);
-            let repo = repo.reopen();
+            let (names_slot, queue, suites_slot) = (&names_slot, &queue, &suites_slot);
+            let location = repo.location();
             scope.spawn(move || -> (Vec<String>, Vec<PromptDiff>) {
                 // Whatever happens here, the other thread must not wait for
                 // the suites forever.
                 let _unblock = SetOnDrop(suites_slot);
                 let mut warnings = Vec::new();
                 let loaded = (|| -> Result<Suites> {
-                    let repo = repo?;
+                    if names_slot.get().is_some_and(Vec::is_empty) {
+                        return Ok(Suites::default());
+                    }
+                    let repo = location.open()?;
                     let base_tree = repo.find_tree(base_tree_id)?;
                     let head_tree = head_tree_id.map(|id| repo.find_tree(id)).transpose()?;
+                    let listing = Suites::list(project, &repo, &base_tree, head_tree.as_ref())?;
+                    let names = names_slot.wait();
+                    if names.is_empty() {
+                        return Ok(Suites::default());
+                    }
                     let names: Vec<&str> = names.iter().map(String::as_str).collect();
                     let mut keep = Keep {
                         names: &names,
                         warnings: &mut warnings,
                     };
-                    Suites::load(
-                        project,
-                        &repo,
-                        (&labels.0, &base_tree),
-                        (&labels.1, head_tree.as_ref()),
-                        &mut keep,
-                    )
+                    Suites::load(project, &repo, listing, (&labels.0, &labels.1), &mut keep)
                 })();
                 let _ = suites_slot.set(loaded);
                 match suites_slot.get() {
@@ -541,25 +520,51 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
                     }
                 }
             })
-        });
+        };
+
+        let mut candidates = Vec::new();
+        for c in repo.changes(&base_tree, &target, dir)? {
+            let old = c.old.and_then(|v| Some((name_of(dir, &v.path)?, v)));
+            let new = c.new.and_then(|v| Some((name_of(dir, &v.path)?, v)));
+            let status = match (&old, &new) {
+                (None, None) => continue,
+                (Some(_), None) => Status::Deleted,
+                (None, Some(_)) => Status::Added,
+                (Some((_, o)), Some((_, n))) if c.kind == ChangeKind::Renamed && o.path != n.path => Status::Renamed,
+                _ => Status::Modified,
+            };
+            let hit = old.iter().chain(new.iter()).any(|(n, v)| limits.matches(n, &v.path));
+            if hit {
+                candidates.push(Candidate {
+                    status,
+                    old,
+                    new,
+                    similarity: c.similarity,
+                });
+            }
+        }
+        let _ = names_slot.set(
+            candidates
+                .iter()
+                .flat_map(|c| c.old.iter().chain(c.new.iter()).map(|(n, _)| n.clone()))
+                .collect(),
+        );
+        let any = !candidates.is_empty();
         let read = read_candidates(&repo, candidates, &mut |r| queue.push(r));
         queue.close();
         let mut prompts = Vec::new();
-        let mut warnings = Vec::new();
-        if let Some(h) = helper {
+        if any {
             // The suites are needed to measure: wait for them, then help.
-            let suites = suites_slot.wait();
-            if let Ok(suites) = suites {
+            if let Ok(suites) = suites_slot.wait() {
                 prompts = build_from(&queue, suites);
             }
-            let (w, more) = h
-                .join()
-                .map_err(|_| Error::external("measuring the changed prompts failed"))?;
-            warnings = w;
-            prompts.extend(more);
         }
+        let (warnings, more) = helper
+            .join()
+            .map_err(|_| Error::external("measuring the changed prompts failed"))?;
+        prompts.extend(more);
         let skipped = read?;
-        if let Some(Err(e)) = suites_slot.get() {
+        if any && let Some(Err(e)) = suites_slot.get() {
             return Err(e.clone());
         }
         Ok((prompts, skipped, warnings))
@@ -663,6 +668,17 @@ struct SetOnDrop<'a>(&'a std::sync::OnceLock<std::result::Result<Suites, Error>>
 impl Drop for SetOnDrop<'_> {
     fn drop(&mut self) {
         let _ = self.0.set(Err(Error::external("loading the eval suites failed")));
+    }
+}
+
+/// Releases the other thread if this one stops early (an error while
+/// diffing the trees or reading): no names, nothing more in the queue.
+struct Release<'a>(&'a std::sync::OnceLock<Vec<String>>, &'a Queue);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.set(Vec::new());
+        self.1.close();
     }
 }
 
@@ -995,30 +1011,45 @@ struct Suites {
 }
 
 impl Suites {
+    /// List the suite files of both sides; needs no changed names, so it
+    /// runs while the other thread is still diffing the trees.
+    fn list(
+        project: &Project,
+        repo: &Repo,
+        base_tree: &git2::Tree<'_>,
+        head_tree: Option<&git2::Tree<'_>>,
+    ) -> Result<SuiteListing> {
+        let evals = project.evals_dir();
+        let base = repo.files_under(base_tree, evals)?;
+        let head = match head_tree {
+            // The same evals tree on both sides (the common case): no walk.
+            Some(t) if repo.subtree_id(t, evals) == repo.subtree_id(base_tree, evals) => Some(None),
+            Some(t) => Some(Some(repo.files_under(t, evals)?)),
+            None => None,
+        };
+        Ok(SuiteListing {
+            base,
+            head,
+            index: SuiteIndex::open(index_path()),
+        })
+    }
+
+    /// Read and parse the listed suites that concern the changed prompts.
     fn load(
         project: &Project,
         repo: &Repo,
-        (base, base_tree): (&Endpoint, &git2::Tree<'_>),
-        (head, head_tree): (&Endpoint, Option<&git2::Tree<'_>>),
+        listing: SuiteListing,
+        (base, head): (&Endpoint, &Endpoint),
         keep: &mut Keep<'_>,
     ) -> Result<Suites> {
         // The same blob at both revisions (most suites) is read and parsed
         // once, and not at all when the index knows it tests another prompt.
         let mut seen = HashMap::new();
-        let mut index = SuiteIndex::open(index_path());
-        let base_suites = suites_at(project, repo, base_tree, &base.label(), keep, (&mut seen, &mut index))?;
-        let evals = project.evals_dir();
-        let head_suites = match head_tree {
-            // The same evals tree on both sides (the common case): no walk.
-            Some(t) if repo.subtree_id(t, evals) == repo.subtree_id(base_tree, evals) => Some(base_suites.clone()),
-            Some(t) => Some(suites_at(
-                project,
-                repo,
-                t,
-                &head.label(),
-                keep,
-                (&mut seen, &mut index),
-            )?),
+        let mut index = listing.index;
+        let base_suites = suites_at(repo, listing.base, &base.label(), keep, (&mut seen, &mut index))?;
+        let head_suites = match listing.head {
+            Some(None) => Some(base_suites.clone()),
+            Some(Some(files)) => Some(suites_at(repo, files, &head.label(), keep, (&mut seen, &mut index))?),
             None => None,
         };
         index.save();
@@ -1078,16 +1109,24 @@ impl Suites {
     }
 }
 
+/// The suite files of one revision's evals directory, and its index.
+struct SuiteListing {
+    base: Vec<(PathBuf, git2::Oid)>,
+    /// `None`: the head is the index or the working tree; `Some(None)`: the
+    /// head's evals tree is the base's.
+    head: Option<Option<Vec<(PathBuf, git2::Oid)>>>,
+    index: SuiteIndex,
+}
+
 fn suites_at(
-    project: &Project,
     repo: &Repo,
-    tree: &git2::Tree<'_>,
+    files: Vec<(PathBuf, git2::Oid)>,
     label: &str,
     keep: &mut Keep<'_>,
     (seen, index): (&mut HashMap<(PathBuf, git2::Oid), Option<SuiteFile>>, &mut SuiteIndex),
 ) -> Result<Vec<SuiteFile>> {
     let mut out = Vec::new();
-    for (path, id) in repo.files_under(tree, project.evals_dir())? {
+    for (path, id) in files {
         let ext = path.extension().and_then(|e| e.to_str());
         if !matches!(ext, Some("yaml" | "yml")) || path.to_string_lossy().ends_with(".responses.yaml") {
             continue;

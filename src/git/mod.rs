@@ -20,6 +20,22 @@ pub struct Repo {
     pub prefix: PathBuf,
 }
 
+/// See [`Repo::location`].
+#[derive(Debug, Clone)]
+pub struct RepoLocation {
+    git_dir: PathBuf,
+    prefix: PathBuf,
+}
+
+impl RepoLocation {
+    pub fn open(self) -> Result<Repo> {
+        Ok(Repo {
+            repo: Repository::open(&self.git_dir)?,
+            prefix: self.prefix,
+        })
+    }
+}
+
 impl Repo {
     /// Find the repository containing `dir`; `Ok(None)` outside one.
     pub fn discover(dir: &Path) -> Result<Option<Repo>> {
@@ -138,13 +154,13 @@ impl Repo {
         Ok(out)
     }
 
-    /// A second handle on the same repository, for another thread
-    /// (a libgit2 repository handle is not shared between threads).
-    pub fn reopen(&self) -> Result<Repo> {
-        Ok(Repo {
-            repo: Repository::open(self.repo.path())?,
+    /// Where to open a second handle on the same repository, on another
+    /// thread (a libgit2 repository handle is not shared between threads).
+    pub fn location(&self) -> RepoLocation {
+        RepoLocation {
+            git_dir: self.repo.path().to_path_buf(),
             prefix: self.prefix.clone(),
-        })
+        }
     }
 
     pub fn find_tree(&self, id: Oid) -> Result<git2::Tree<'_>> {
