@@ -106,6 +106,21 @@ impl Repo {
         let raw = match target {
             Target::Tree(head) => {
                 let scope = self.repo_path(dir);
+                // The same directory on both sides: nothing changed, and
+                // its tree object (often deep in a delta chain) is not read.
+                let id = |t: &git2::Tree<'_>| match scope.as_os_str().is_empty() {
+                    true => Some(t.id()),
+                    false => t
+                        .get_path(&scope)
+                        .ok()
+                        .filter(|e| e.kind() == Some(ObjectType::Tree))
+                        .map(|e| e.id()),
+                };
+                if let (Some(x), Some(y)) = (id(base), id(head))
+                    && x == y
+                {
+                    return Ok(Vec::new());
+                }
                 let a = self.subtree(base, &scope)?;
                 let b = self.subtree(head, &scope)?;
                 let mut out = Vec::new();
