@@ -7,6 +7,10 @@
 //! - `<name>.dfa`: the pre-tokenization patterns compiled to a dense DFA,
 //!   deserialized in place with `DFA::from_bytes`.
 //!
+//! It also turns the model catalog (src/catalog/models.toml) into a Rust
+//! table, `models.rs`, so no process parses it at start-up (that was ~0.7 M
+//! instructions, the largest part of a short command's own start-up).
+//!
 //! The vocabularies come from the bpe-openai crate (which embeds OpenAI's
 //! published files); the patterns are OpenAI's, with the negative look-ahead
 //! `\s+(?!\S)` rewritten as a second pattern `\s+\s` whose last character the
@@ -46,8 +50,10 @@ const SPACES: &str = r"\s+";
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=src/tokens/table.rs");
+    println!("cargo::rerun-if-changed=src/catalog/models.toml");
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     let out = Path::new(&out);
+    catalog(out);
     let big_endian = std::env::var("CARGO_CFG_TARGET_ENDIAN").as_deref() == Ok("big");
 
     let encodings: [(&str, &bpe_openai::Tokenizer, &str); 2] = [
@@ -83,4 +89,80 @@ fn main() {
         };
         std::fs::write(out.join(format!("{name}.dfa")), &bytes[pad..]).expect("write DFA");
     }
+}
+
+/// `models.rs`: `DATE` and `MODELS`, the catalog's entries in file order as
+/// `(id, ModelInfo)`. Every key is checked here, as the runtime reader of
+/// promptctl.toml's `[models]` checks them; a test compares the table with a
+/// serde reading of the same file.
+fn catalog(out: &Path) {
+    let text = std::fs::read_to_string("src/catalog/models.toml").expect("read src/catalog/models.toml");
+    let doc: toml::Table = text.parse().unwrap_or_else(|e| panic!("src/catalog/models.toml: {e}"));
+    let date = doc
+        .get("date")
+        .and_then(|d| d.as_str())
+        .expect("models.toml: `date` string");
+    let models = doc
+        .get("models")
+        .and_then(|m| m.as_table())
+        .expect("models.toml: [models] table");
+    if let Some(k) = doc.keys().find(|k| !["date", "models"].contains(&k.as_str())) {
+        panic!("models.toml: unknown key `{k}`");
+    }
+    let mut code = format!("pub(super) const DATE: &str = {date:?};\n");
+    code.push_str("pub(super) const MODELS: &[(&str, ModelInfo)] = &[\n");
+    for (id, entry) in models {
+        let e = entry
+            .as_table()
+            .unwrap_or_else(|| panic!("models.toml: {id} is not a table"));
+        const KEYS: [&str; 7] = [
+            "tokenizer",
+            "context_window",
+            "max_output_tokens",
+            "input",
+            "cached_input",
+            "output",
+            "ignores_temperature",
+        ];
+        if let Some(k) = e.keys().find(|k| !KEYS.contains(&k.as_str())) {
+            panic!("models.toml: {id}: unknown key `{k}`");
+        }
+        let int = |k: &str| -> i64 {
+            let v = e.get(k).and_then(|v| v.as_integer());
+            let v = v.unwrap_or_else(|| panic!("models.toml: {id}: `{k}` must be an integer"));
+            assert!(v >= 0, "models.toml: {id}: `{k}` is negative");
+            v
+        };
+        let num = |k: &str| -> Option<f64> {
+            e.get(k).map(|v| {
+                v.as_float()
+                    .or_else(|| v.as_integer().map(|i| i as f64))
+                    .unwrap_or_else(|| panic!("models.toml: {id}: `{k}` must be a number"))
+            })
+        };
+        let need = |k: &str| num(k).unwrap_or_else(|| panic!("models.toml: {id}: `{k}` is missing"));
+        let tokenizer = match e.get("tokenizer").and_then(|v| v.as_str()) {
+            Some("o200k_base") => "O200kBase",
+            Some("cl100k_base") => "Cl100kBase",
+            Some("approx") => "Approx",
+            other => panic!("models.toml: {id}: tokenizer {other:?} is not o200k_base, cl100k_base or approx"),
+        };
+        let ignores = match e.get("ignores_temperature") {
+            None => false,
+            Some(v) => v
+                .as_bool()
+                .unwrap_or_else(|| panic!("models.toml: {id}: `ignores_temperature` must be true or false")),
+        };
+        code.push_str(&format!(
+            "    ({id:?}, ModelInfo {{ tokenizer: TokenizerKind::{tokenizer}, context_window: {}, \
+             max_output_tokens: {}, input: {:?}, cached_input: {:?}, output: {:?}, ignores_temperature: {ignores} }}),\n",
+            int("context_window"),
+            int("max_output_tokens"),
+            need("input"),
+            num("cached_input"),
+            need("output"),
+        ));
+    }
+    code.push_str("];\n");
+    std::fs::write(out.join("models.rs"), code).expect("write models.rs");
 }

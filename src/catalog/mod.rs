@@ -10,7 +10,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, suggest};
 
-const BUILTIN: &str = include_str!("models.toml");
+/// The built-in catalog: `DATE` and `MODELS`, written by build.rs from
+/// models.toml (which stays the source of truth).
+mod builtin {
+    use super::{ModelInfo, TokenizerKind};
+    include!(concat!(env!("OUT_DIR"), "/models.rs"));
+}
 
 /// How tokens of a model are counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +68,8 @@ pub struct ModelOverride {
     pub ignores_temperature: Option<bool>,
 }
 
+/// models.toml as serde reads it (the test that checks build.rs's table).
+#[cfg(test)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CatalogFile {
@@ -89,12 +96,12 @@ pub struct Model {
 impl Catalog {
     /// The catalog compiled into the binary.
     pub fn builtin() -> Catalog {
-        // The embedded file is checked by a unit test; failing here would be a
-        // build defect, not user input.
-        let file: CatalogFile = toml::from_str(BUILTIN).expect("embedded models.toml is valid");
         Catalog {
-            date: file.date,
-            models: file.models,
+            date: builtin::DATE.to_string(),
+            models: builtin::MODELS
+                .iter()
+                .map(|(id, info)| (id.to_string(), info.clone()))
+                .collect(),
             overridden: Vec::new(),
         }
     }
@@ -211,6 +218,16 @@ pub fn cost_usd(info: &ModelInfo, input_tokens: u64, output_tokens: u64) -> f64 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_built_table_is_models_toml() {
+        // build.rs translated the file; serde reads it here, strictly.
+        let file: CatalogFile = toml::from_str(include_str!("models.toml")).unwrap();
+        let cat = Catalog::builtin();
+        assert_eq!(cat.date, file.date);
+        assert_eq!(cat.models, file.models);
+        assert_eq!(builtin::MODELS.len(), file.models.len(), "no id twice");
+    }
 
     #[test]
     fn builtin_catalog_parses_and_covers_the_families() {
