@@ -878,3 +878,34 @@ fn the_measuring_queue_hands_out_every_prompt_once_and_ends_when_closed() {
     q.close();
     assert!(q.pop().is_none());
 }
+
+#[test]
+fn an_unreadable_tree_is_an_error_and_releases_the_second_thread() {
+    // The second thread waits for the changed names; an error while the
+    // trees are diffed must end the diff, not leave that thread waiting.
+    let r = Repo::new();
+    r.write("prompts/a.prompt", PLAIN);
+    r.write("evals/a.yaml", "prompt: a\ncases:\n  - vars: {}\n");
+    r.commit("one");
+    r.write("prompts/a.prompt", &PLAIN.replace("Say hello.", "Say hello twice."));
+    r.commit("two");
+    let tree = r.git(&["rev-parse", "HEAD:prompts"]).trim().to_string();
+    let loose = r.path().join(".git/objects").join(&tree[..2]).join(&tree[2..]);
+    std::fs::remove_file(&loose).unwrap();
+
+    let dir = r.path().to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let spec = DiffSpec::parse(&["HEAD~1".to_string(), "HEAD".to_string()], false).unwrap();
+        let _ = tx.send(compare(&Project::discover(&dir).unwrap(), &spec).map(|_| ()));
+    });
+    let result = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the diff returned");
+    let err = result.expect_err("a missing tree object is an error");
+    assert!(
+        err.message.contains(&tree[..7]) || err.message.contains("not found"),
+        "{}",
+        err.message
+    );
+}
