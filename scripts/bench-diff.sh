@@ -132,7 +132,8 @@ echo "## 1 changed prompt"
 run one \
   -n "promptctl diff base head1 --format json (10,000 prompts)" "$bin -C $tmp/big diff base head1 --format json" \
   -n "promptctl diff base head1 --format json (1,000 prompts)" "$bin -C $tmp/small diff base head1 --format json" \
-  -n "git diff --stat base head1 (10,000 prompts)" "git -C $tmp/big diff --stat base head1"
+  -n "git diff --stat base head1 (10,000 prompts)" "git -C $tmp/big diff --stat base head1" \
+  -n "git diff --stat base head1 (1,000 prompts)" "git -C $tmp/small diff --stat base head1"
 echo "## where the time goes"
 run parts \
   -n "promptctl diff base base (no change: git + config, no tokenizer)" "$bin -C $tmp/big diff base base --format json" \
