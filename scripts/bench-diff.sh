@@ -139,3 +139,26 @@ run parts \
   -n "promptctl diff base base (no change: git + config, no tokenizer)" "$bin -C $tmp/big diff base base --format json" \
   -n "promptctl tokens a (a one-prompt project: start-up + tokenizer tables)" "$bin -C $tmp/one tokens a" \
   -n "git diff --stat base head1 (10,000 prompts)" "git -C $tmp/big diff --stat base head1"
+
+# Instruction counts (callgrind, all threads summed): steady where wall time
+# on a shared machine is not. Warm caches, as in the warm rows above.
+if command -v valgrind >/dev/null; then
+  echo "## instructions (callgrind, all threads)"
+  echo "| command | instructions | ratio |"
+  echo "|---|---:|---:|"
+  count() { # CMD...
+    local out="$tmp/cg.out"
+    rm -f "$out"*
+    valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out" "$@" >/dev/null 2>&1
+    cat "$out"* | awk '/^totals:/ {s += $2} END {print s}'
+  }
+  for rev in head20 head1; do
+    p=$(count "$bin" -C "$tmp/big" diff base $rev --format json)
+    g=$(count git -C "$tmp/big" diff --stat base $rev)
+    python3 -c "import sys; p, g = int(sys.argv[1]), int(sys.argv[2]); r = sys.argv[3]
+print(f'| promptctl diff base {r} --format json (10,000 prompts) | {p/1e6:.1f} M | {p/g:.1f}× |')
+print(f'| git diff --stat base {r} (10,000 prompts) | {g/1e6:.1f} M | 1.0× |')" "$p" "$g" "$rev"
+  done
+else
+  echo "(valgrind not installed: no instruction counts)"
+fi
