@@ -141,13 +141,12 @@ pub fn measure_rendered(prompt: &Prompt, model: &Model, samples: &Samples, rende
     let per_rendering: Vec<RequestTokens> = renderings.iter().map(|m| tokens::count_messages(kind, m)).collect();
     let sum: u64 = per_rendering.iter().map(|t| t.total).sum();
     // The first of the largest.
-    let worst = per_rendering
-        .iter()
-        .enumerate()
-        .fold(None, |w: Option<usize>, (i, t)| match w {
-            Some(j) if per_rendering[j].total >= t.total => Some(j),
-            _ => Some(i),
-        });
+    let mut worst: Option<usize> = None;
+    for (i, t) in per_rendering.iter().enumerate() {
+        if worst.is_none_or(|w| t.total > per_rendering[w].total) {
+            worst = Some(i);
+        }
+    }
     let (worst, messages) = match worst {
         Some(i) => (per_rendering[i].clone(), renderings[i].clone()),
         None => (tokens::count_messages(kind, &[]), Vec::new()),

@@ -23,14 +23,13 @@ pub mod text;
 mod tests;
 
 use std::collections::HashMap;
-
 use std::path::{Path, PathBuf};
-use suite_index::SuiteIndex;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Serialize;
 
 use crate::catalog::TokenizerKind;
+use crate::diff::suite_index::SuiteIndex;
 use crate::error::{Error, ErrorKind, Result};
 use crate::eval::suite::{self, Suite, SuiteFile};
 use crate::git::Repo;
@@ -465,7 +464,7 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
     let queue = Queue::default();
     let suites_slot: std::sync::OnceLock<std::result::Result<Suites, Error>> = std::sync::OnceLock::new();
     let names_slot: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let (prompts, skipped, warnings) = std::thread::scope(|scope| -> Result<_> {
+    let (mut prompts, mut skipped, warnings) = std::thread::scope(|scope| -> Result<_> {
         // Whatever happens on this thread, the other must not wait for the
         // names or the queue forever.
         let _release = Release(&names_slot, &queue);
@@ -569,9 +568,7 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
         }
         Ok((prompts, skipped, warnings))
     })?;
-    let mut prompts = prompts;
     prompts.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut skipped = skipped;
     skipped.sort_by(|a, b| a.path.cmp(&b.path));
     let summary = summarize(&prompts, skipped.len());
     Ok(DiffReport {
@@ -1136,14 +1133,15 @@ fn suites_at(
             out.extend(known.iter().cloned());
             continue;
         }
-        if let Some(p) = index.get(id)
-            && !keep.names.contains(&p)
-        {
-            seen.insert(key, None);
-            continue;
-        }
+        let indexed = match index.get(id) {
+            Some(p) if !keep.names.contains(&p) => {
+                seen.insert(key, None);
+                continue;
+            }
+            p => p.is_some(),
+        };
         let bytes = repo.blob(id)?;
-        if index.get(id).is_none() {
+        if !indexed {
             index.learn(id, &bytes);
         }
         let before = out.len();

@@ -105,22 +105,14 @@ impl Repo {
     pub fn changes(&self, base: &git2::Tree<'_>, target: &Target<'_>, dir: &Path) -> Result<Vec<Change>> {
         let raw = match target {
             Target::Tree(head) => {
-                let scope = self.repo_path(dir);
                 // The same directory on both sides: nothing changed, and
                 // its tree object (often deep in a delta chain) is not read.
-                let id = |t: &git2::Tree<'_>| match scope.as_os_str().is_empty() {
-                    true => Some(t.id()),
-                    false => t
-                        .get_path(&scope)
-                        .ok()
-                        .filter(|e| e.kind() == Some(ObjectType::Tree))
-                        .map(|e| e.id()),
-                };
-                if let (Some(x), Some(y)) = (id(base), id(head))
+                if let (Some(x), Some(y)) = (self.subtree_id(base, dir), self.subtree_id(head, dir))
                     && x == y
                 {
                     return Ok(Vec::new());
                 }
+                let scope = self.repo_path(dir);
                 let a = self.subtree(base, &scope)?;
                 let b = self.subtree(head, &scope)?;
                 let mut out = Vec::new();

@@ -167,9 +167,15 @@ impl Repo {
         Ok(self.repo.find_tree(id)?)
     }
 
-    /// The id of the tree at `dir` (project-relative) in `tree`, if any.
+    /// The id of the tree at `dir` (project-relative) in `tree`, if any
+    /// (`tree` itself when `dir` is the repository's top). Reads no object
+    /// but `tree`.
     pub fn subtree_id(&self, tree: &git2::Tree<'_>, dir: &Path) -> Option<Oid> {
-        let e = tree.get_path(&self.repo_path(dir)).ok()?;
+        let path = self.repo_path(dir);
+        if path.as_os_str().is_empty() {
+            return Some(tree.id());
+        }
+        let e = tree.get_path(&path).ok()?;
         (e.kind() == Some(ObjectType::Tree)).then(|| e.id())
     }
 

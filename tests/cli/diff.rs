@@ -435,11 +435,13 @@ fn text_output_of_a_model_change_a_schema_change_and_a_broken_prompt() {
 fn the_suite_index_is_kept_and_a_second_diff_reads_the_same() {
     let env = example_with_changes();
     env.commit_all("changes");
-    let first = env
-        .cmd()
-        .args(["diff", "HEAD~1", "HEAD", "--format", "json"])
-        .output()
-        .unwrap();
+    let diff = || {
+        env.cmd()
+            .args(["diff", "HEAD~1", "HEAD", "--format", "json"])
+            .output()
+            .unwrap()
+    };
+    let first = diff();
     assert_eq!(code(&first), 0, "{}", stderr(&first));
     let index = env.read(".promptctl/cache/suite-prompts");
     let mut lines = index.lines();
@@ -449,11 +451,7 @@ fn the_suite_index_is_kept_and_a_second_diff_reads_the_same() {
     assert!(named.contains(&"support/triage"), "{named:?}");
     // The second run skips the suites of unchanged prompts by the index and
     // must measure exactly what the first did.
-    let second = env
-        .cmd()
-        .args(["diff", "HEAD~1", "HEAD", "--format", "json"])
-        .output()
-        .unwrap();
+    let second = diff();
     assert_eq!(stdout(&first), stdout(&second));
     let j = json(&second);
     let triage = j["prompts"]
