@@ -1041,7 +1041,8 @@ impl Suites {
     ) -> Result<Suites> {
         // The same blob at both revisions (most suites) is read and parsed
         // once, and not at all when the index knows it tests another prompt.
-        let mut seen = HashMap::new();
+        // Boxed: a parsed suite is large and most entries are `None`.
+        let mut seen = HashMap::with_capacity(listing.base.len());
         let mut index = listing.index;
         let base_suites = suites_at(repo, listing.base, &base.label(), keep, (&mut seen, &mut index))?;
         let head_suites = match listing.head {
@@ -1120,7 +1121,10 @@ fn suites_at(
     files: Vec<(PathBuf, git2::Oid)>,
     label: &str,
     keep: &mut Keep<'_>,
-    (seen, index): (&mut HashMap<(PathBuf, git2::Oid), Option<SuiteFile>>, &mut SuiteIndex),
+    (seen, index): (
+        &mut HashMap<(PathBuf, git2::Oid), Option<Box<SuiteFile>>>,
+        &mut SuiteIndex,
+    ),
 ) -> Result<Vec<SuiteFile>> {
     let mut out = Vec::new();
     for (path, id) in files {
@@ -1130,7 +1134,7 @@ fn suites_at(
         }
         let key = (path, id);
         if let Some(known) = seen.get(&key) {
-            out.extend(known.iter().cloned());
+            out.extend(known.as_deref().cloned());
             continue;
         }
         let indexed = match index.get(id) {
@@ -1149,7 +1153,7 @@ fn suites_at(
         if let Some(f) = out.get(before) {
             index.confirm(id, &crate::project::normalize_name(&f.suite.prompt));
         }
-        seen.insert(key, out.get(before).cloned());
+        seen.insert(key, out.get(before).cloned().map(Box::new));
     }
     Ok(out)
 }
