@@ -4,6 +4,7 @@ use clap::Parser;
 use promptctl::cli::{self, Cli, ExitStatus};
 
 fn main() -> ExitCode {
+    promptctl::git::keep_open_until_exit();
     let cli = Cli::parse();
     match cli::run(cli) {
         Ok(ExitStatus::Success) => ExitCode::SUCCESS,

@@ -47,6 +47,11 @@ impl PromptFile {
     pub fn parse(&self) -> Result<Prompt> {
         Prompt::parse(&self.name, &self.path, &self.bytes)
     }
+
+    /// See [`Prompt::parse_like`].
+    pub fn parse_like(&self, like: Option<&Prompt>) -> Result<Prompt> {
+        Prompt::parse_like(&self.name, &self.path, &self.bytes, like)
+    }
 }
 
 impl Project {

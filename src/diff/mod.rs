@@ -35,7 +35,7 @@ use crate::eval::suite::{self, Suite, SuiteFile};
 use crate::git::Repo;
 use crate::git::changes::{ChangeKind, FileVersion, Target};
 use crate::project::{Project, PromptFile};
-use crate::prompt::{self, SectionKind};
+use crate::prompt::{self, Prompt, SectionKind};
 use crate::tokens::count_text;
 
 pub use fields::{FieldChange, FieldKind};
@@ -508,7 +508,10 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
                         names: &names,
                         warnings: &mut warnings,
                     };
-                    Suites::load(project, &repo, listing, (&labels.0, &labels.1), &mut keep)
+                    let suites = Suites::load(project, &repo, listing, (&labels.0, &labels.1), &mut keep);
+                    drop((base_tree, head_tree));
+                    repo.close();
+                    suites
                 })();
                 let _ = suites_slot.set(loaded);
                 match suites_slot.get() {
@@ -568,6 +571,8 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
         }
         Ok((prompts, skipped, warnings))
     })?;
+    drop((target, base_tree, base_commit));
+    repo.close();
     prompts.sort_by(|a, b| a.name.cmp(&b.name));
     skipped.sort_by(|a, b| a.path.cmp(&b.path));
     let summary = summarize(&prompts, skipped.len());
@@ -750,7 +755,7 @@ fn build(
 ) -> PromptDiff {
     let old_name = old.as_ref().map(|f| f.name.as_str());
     let new_name = new.as_ref().map(|f| f.name.as_str());
-    let measure = |f: &PromptFile, which: Which| {
+    let measure = |f: &PromptFile, which: Which, other_side: Option<&Prompt>| {
         // The prompt's name on the other side, when it was renamed: suites
         // that still (or already) use that name apply.
         let counterpart = match which {
@@ -759,7 +764,7 @@ fn build(
         };
         let also = counterpart.filter(|o| *o != f.name);
         let (chosen, from) = suites.pick(which, &f.name, also);
-        side::measure_side(project, f, &chosen, from)
+        side::measure_side(project, f, &chosen, from, other_side)
     };
     let mut errors = Vec::new();
     let mut fail = |which: Which, e: Error| {
@@ -769,8 +774,9 @@ fn build(
             hints: e.hints,
         });
     };
-    let a = old.as_ref().map(|f| measure(f, Which::Base));
-    let b = new.as_ref().map(|f| measure(f, Which::Head));
+    let a = old.as_ref().map(|f| measure(f, Which::Base, None));
+    let base_prompt = a.as_ref().and_then(|r| r.as_ref().ok()).map(|m| &m.prompt);
+    let b = new.as_ref().map(|f| measure(f, Which::Head, base_prompt));
     let a = match a {
         Some(Err(e)) => {
             fail(Which::Base, e);
@@ -1041,8 +1047,7 @@ impl Suites {
     ) -> Result<Suites> {
         // The same blob at both revisions (most suites) is read and parsed
         // once, and not at all when the index knows it tests another prompt.
-        // Boxed: a parsed suite is large and most entries are `None`.
-        let mut seen = HashMap::with_capacity(listing.base.len());
+        let mut seen = Seen::with_capacity(listing.base.len());
         let mut index = listing.index;
         let base_suites = suites_at(repo, listing.base, &base.label(), keep, (&mut seen, &mut index))?;
         let head_suites = match listing.head {
@@ -1116,15 +1121,16 @@ struct SuiteListing {
     index: SuiteIndex,
 }
 
+/// Suite files already read, by path and blob; `None`: not about a changed
+/// prompt. Boxed: a parsed suite is large and most entries are `None`.
+type Seen = HashMap<(PathBuf, git2::Oid), Option<Box<SuiteFile>>>;
+
 fn suites_at(
     repo: &Repo,
     files: Vec<(PathBuf, git2::Oid)>,
     label: &str,
     keep: &mut Keep<'_>,
-    (seen, index): (
-        &mut HashMap<(PathBuf, git2::Oid), Option<Box<SuiteFile>>>,
-        &mut SuiteIndex,
-    ),
+    (seen, index): (&mut Seen, &mut SuiteIndex),
 ) -> Result<Vec<SuiteFile>> {
     let mut out = Vec::new();
     for (path, id) in files {

@@ -98,8 +98,9 @@ pub fn measure_side(
     file: &PromptFile,
     suites: &[SuiteFile],
     suites_from: Option<SuitesFrom>,
+    other_side: Option<&Prompt>,
 ) -> Result<Measured> {
-    let prompt = file.parse()?;
+    let prompt = file.parse_like(other_side)?;
     let model = project.model_of(&prompt)?;
     let samples = measure::samples_for(&prompt, suites);
     let renderings = measure::renderings(&prompt, &samples).map_err(|e| from_cases(e, &samples.source))?;

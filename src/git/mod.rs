@@ -36,7 +36,29 @@ impl RepoLocation {
     }
 }
 
+/// Set by the command-line binary: see [`Repo::close`].
+static KEEP_OPEN_UNTIL_EXIT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// For a process that ends when its command does (the CLI): [`Repo::close`]
+/// leaves the repository to the process exit instead of freeing it.
+pub fn keep_open_until_exit() {
+    KEEP_OPEN_UNTIL_EXIT.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 impl Repo {
+    /// Done with the repository. Freeing one that has read packs releases
+    /// libgit2's object and delta-base caches block by block and unmaps each
+    /// pack window (~0.5 M instructions, and a TLB shoot-down per unmap once
+    /// a second thread has run: more than the rest of a diff's exit; see
+    /// BENCHMARKS.md). When [`keep_open_until_exit`] was called, the exit
+    /// releases it all at once instead, as clang's `-disable-free` does.
+    /// Otherwise (the library, tests) this is a plain drop.
+    pub fn close(self) {
+        if KEEP_OPEN_UNTIL_EXIT.load(std::sync::atomic::Ordering::Relaxed) {
+            std::mem::forget(self);
+        }
+    }
+
     /// Find the repository containing `dir`; `Ok(None)` outside one.
     pub fn discover(dir: &Path) -> Result<Option<Repo>> {
         // libgit2 re-hashes every object it reads by default; git does not,

@@ -172,6 +172,14 @@ const NEAR_ROLES: &[(&str, &str)] = &[
 impl Prompt {
     /// Parse a prompt file's bytes. `name` is derived by the caller from the path.
     pub fn parse(name: &str, path: &Path, bytes: &[u8]) -> Result<Prompt> {
+        Prompt::parse_like(name, path, bytes, None)
+    }
+
+    /// [`Prompt::parse`], taking the front matter from `like` when its YAML
+    /// text is the same: the two sides of a diff usually share it, and the
+    /// YAML is most of a parse. The same text reads to the same value; the
+    /// checks that depend on this file's name and path still run.
+    pub fn parse_like(name: &str, path: &Path, bytes: &[u8], like: Option<&Prompt>) -> Result<Prompt> {
         let text = std::str::from_utf8(bytes).map_err(|e| {
             let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
             Error::at(path, Some(line), None, "file is not valid UTF-8").hint("save the prompt file as UTF-8")
@@ -179,7 +187,10 @@ impl Prompt {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let (front, body_start) = split_front_matter(text, path)?;
         let fm: FrontMatter = match front {
-            Some(src) if !src.trim().is_empty() => crate::yaml::from_str(src, path, 1)?,
+            Some(src) if !src.trim().is_empty() => match like.filter(|l| l.front_source() == Some(src)) {
+                Some(l) => l.front.clone(),
+                None => crate::yaml::from_str(src, path, 1)?,
+            },
             _ => FrontMatter::default(),
         };
         if let Some(b) = &fm.budget {
@@ -219,6 +230,13 @@ impl Prompt {
             source: text.to_string(),
             compiled,
         })
+    }
+
+    /// The YAML text between the `---` lines, if any.
+    fn front_source(&self) -> Option<&str> {
+        split_front_matter(&self.source, &self.path)
+            .ok()
+            .and_then(|(front, _)| front)
     }
 
     /// The model id, falling back to the project default.

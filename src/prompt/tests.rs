@@ -249,3 +249,32 @@ fn names_come_from_paths() {
     );
     assert_eq!(name_from_rel_path(Path::new("notes.md")), None);
 }
+
+#[test]
+fn parse_like_takes_the_front_matter_of_the_same_yaml_text_and_still_checks_the_name() {
+    let mut base = parse(TRIAGE).unwrap();
+    // A marker no YAML reading of TRIAGE can produce: seeing it proves the
+    // front matter was taken, not parsed again.
+    base.front.description = Some("taken from the other side".into());
+    let reworded = TRIAGE.replace("You are a triage assistant.", "You triage tickets.");
+    let head = Prompt::parse_like("t", Path::new("prompts/t.prompt"), reworded.as_bytes(), Some(&base)).unwrap();
+    assert_eq!(head.front.description.as_deref(), Some("taken from the other side"));
+    assert_eq!(head.sections[0].template.trim(), "You triage tickets.");
+
+    // Different YAML text: parsed on its own.
+    let repriced = TRIAGE.replace("max_tokens: 300", "max_tokens: 200");
+    let head = Prompt::parse_like("t", Path::new("prompts/t.prompt"), repriced.as_bytes(), Some(&base)).unwrap();
+    assert_eq!(head.front.description.as_deref(), Some("triage"));
+    assert_eq!(head.front.config.max_tokens, Some(200));
+
+    // The checks that depend on this file still run: a `name:` that matched
+    // the other side's file does not match a renamed one.
+    let named = TRIAGE.replacen("description: triage", "name: t\ndescription: triage", 1);
+    let base = parse(&named).unwrap();
+    let err = Prompt::parse_like("u", Path::new("prompts/u.prompt"), named.as_bytes(), Some(&base)).unwrap_err();
+    assert!(
+        err.message.contains("does not match the file's prompt name 'u'"),
+        "{}",
+        err.message
+    );
+}
