@@ -455,19 +455,23 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
         Target::Tree(t) => Some(t.id()),
         _ => None,
     };
-    // A pipeline over two threads. This one diffs the trees, then reads the
-    // changed prompts into a queue, then helps to measure them. The second
-    // (own repository handle) lists the eval suites meanwhile, parses those
-    // that concern the changed prompts once their names are known, and then
-    // measures prompts from the queue. Reading, parsing and measuring are
-    // most of a diff's time; this puts the second core on them.
+    // A pipeline over two threads, arranged so that neither waits for the
+    // other on the critical path (on small VMs waking a sleeping thread costs
+    // up to a millisecond; see BENCHMARKS.md). The second thread (own
+    // repository handle) lists the eval suites while this one diffs the
+    // trees; then this one parses the suites that concern the changed
+    // prompts while the second reads those prompts into a queue; then both
+    // measure from the queue.
     let queue = Queue::default();
     let suites_slot: std::sync::OnceLock<std::result::Result<Suites, Error>> = std::sync::OnceLock::new();
-    let names_slot: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let (changed_tx, changed_rx) = std::sync::mpsc::sync_channel::<Vec<Candidate>>(1);
+    let (listing_tx, listing_rx) = std::sync::mpsc::sync_channel::<Result<SuiteListing>>(1);
     let (mut prompts, mut skipped, warnings) = std::thread::scope(|scope| -> Result<_> {
         // Whatever happens on this thread, the other must not wait for the
-        // names or the queue forever.
-        let _release = Release(&names_slot, &queue);
+        // suites forever, nor for the changed prompts: `changed_tx` is moved
+        // here, so an early return drops it and ends that wait.
+        let changed_tx = changed_tx;
+        let _unblock = SetOnDrop(&suites_slot);
         let build_from = |queue: &Queue, suites: &Suites| {
             let mut out = Vec::new();
             while let Some(r) = queue.pop() {
@@ -483,42 +487,50 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
             out
         };
         let helper = {
-            let labels = (base.clone(), head.clone());
-            let (names_slot, queue, suites_slot) = (&names_slot, &queue, &suites_slot);
+            let (queue, suites_slot) = (&queue, &suites_slot);
             let location = repo.location();
-            scope.spawn(move || -> (Vec<String>, Vec<PromptDiff>) {
+            scope.spawn(move || -> (Result<Vec<Skipped>>, Vec<PromptDiff>) {
                 // Whatever happens here, the other thread must not wait for
-                // the suites forever.
-                let _unblock = SetOnDrop(suites_slot);
-                let mut warnings = Vec::new();
-                let loaded = (|| -> Result<Suites> {
-                    if names_slot.get().is_some_and(Vec::is_empty) {
-                        return Ok(Suites::default());
-                    }
-                    let repo = location.open()?;
+                // the queue forever (and dropping `listing_tx` ends its wait
+                // for the listing).
+                let _close = CloseOnDrop(queue);
+                // Nothing changed and already known: no listing to make.
+                let mut changed = changed_rx.try_recv().ok();
+                if changed.as_ref().is_some_and(Vec::is_empty) {
+                    return (Ok(Vec::new()), Vec::new());
+                }
+                let listed = location.open().and_then(|repo| {
                     let base_tree = repo.find_tree(base_tree_id)?;
                     let head_tree = head_tree_id.map(|id| repo.find_tree(id)).transpose()?;
                     let listing = Suites::list(project, &repo, &base_tree, head_tree.as_ref())?;
-                    let names = names_slot.wait();
-                    if names.is_empty() {
-                        return Ok(Suites::default());
-                    }
-                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                    let mut keep = Keep {
-                        names: &names,
-                        warnings: &mut warnings,
-                    };
-                    let suites = Suites::load(project, &repo, listing, (&labels.0, &labels.1), &mut keep);
                     drop((base_tree, head_tree));
-                    repo.close();
-                    suites
-                })();
-                let _ = suites_slot.set(loaded);
-                match suites_slot.get() {
-                    Some(Ok(suites)) => (warnings, build_from(queue, suites)),
-                    _ => {
+                    Ok((repo, listing))
+                });
+                let repo = match listed {
+                    Ok((repo, listing)) => {
+                        let _ = listing_tx.send(Ok(listing));
+                        repo
+                    }
+                    Err(e) => {
+                        let _ = listing_tx.send(Err(e.clone()));
+                        return (Err(e), Vec::new());
+                    }
+                };
+                if changed.is_none() {
+                    changed = changed_rx.recv().ok();
+                }
+                let Some(changed) = changed else {
+                    // The other thread stopped early.
+                    return (Ok(Vec::new()), Vec::new());
+                };
+                let read = read_candidates(&repo, changed, &mut |r| queue.push(r));
+                queue.close();
+                repo.close();
+                match suites_slot.wait() {
+                    Ok(suites) => (read, build_from(queue, suites)),
+                    Err(_) => {
                         queue.abandon();
-                        (warnings, Vec::new())
+                        (read, Vec::new())
                     }
                 }
             })
@@ -545,23 +557,35 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
                 });
             }
         }
-        let _ = names_slot.set(
-            candidates
-                .iter()
-                .flat_map(|c| c.old.iter().chain(c.new.iter()).map(|(n, _)| n.clone()))
-                .collect(),
-        );
+        let names: Vec<String> = candidates
+            .iter()
+            .flat_map(|c| c.old.iter().chain(c.new.iter()).map(|(n, _)| n.clone()))
+            .collect();
         let any = !candidates.is_empty();
-        let read = read_candidates(&repo, candidates, &mut |r| queue.push(r));
-        queue.close();
-        let mut prompts = Vec::new();
-        if any {
-            // The suites are needed to measure: wait for them, then help.
-            if let Ok(suites) = suites_slot.wait() {
-                prompts = build_from(&queue, suites);
+        let _ = changed_tx.send(candidates);
+        let mut warnings = Vec::new();
+        let suites = if any {
+            match listing_rx.recv() {
+                Ok(Ok(listing)) => {
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    let mut keep = Keep {
+                        names: &names,
+                        warnings: &mut warnings,
+                    };
+                    Suites::load(project, &repo, listing, (&base, &head), &mut keep)
+                }
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(Error::external("listing the eval suites failed")),
             }
+        } else {
+            Ok(Suites::default())
+        };
+        let _ = suites_slot.set(suites);
+        let mut prompts = Vec::new();
+        if any && let Some(Ok(suites)) = suites_slot.get() {
+            prompts = build_from(&queue, suites);
         }
-        let (warnings, more) = helper
+        let (read, more) = helper
             .join()
             .map_err(|_| Error::external("measuring the changed prompts failed"))?;
         prompts.extend(more);
@@ -673,14 +697,13 @@ impl Drop for SetOnDrop<'_> {
     }
 }
 
-/// Releases the other thread if this one stops early (an error while
-/// diffing the trees or reading): no names, nothing more in the queue.
-struct Release<'a>(&'a std::sync::OnceLock<Vec<String>>, &'a Queue);
+/// Closes the queue if nothing else did (an error or a panic while reading),
+/// so the other thread does not wait for more forever.
+struct CloseOnDrop<'a>(&'a Queue);
 
-impl Drop for Release<'_> {
+impl Drop for CloseOnDrop<'_> {
     fn drop(&mut self) {
-        let _ = self.0.set(Vec::new());
-        self.1.close();
+        self.0.close();
     }
 }
 
