@@ -687,8 +687,8 @@ fn read_candidates(
     Ok(skipped)
 }
 
-/// Fills the suites slot with an error if nothing else did (a panic while
-/// loading them), so no thread waits for them forever.
+/// Fills the suites slot with an error if nothing else did (this thread
+/// returned early or panicked), so the other does not wait for them forever.
 struct SetOnDrop<'a>(&'a std::sync::OnceLock<std::result::Result<Suites, Error>>);
 
 impl Drop for SetOnDrop<'_> {
