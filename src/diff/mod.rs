@@ -512,8 +512,10 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
                         repo
                     }
                     Err(e) => {
-                        let _ = listing_tx.send(Err(e.clone()));
-                        return (Err(e), Vec::new());
+                        // The other thread reports it, and only when some
+                        // prompt changed: without changes no suite is needed.
+                        let _ = listing_tx.send(Err(e));
+                        return (Ok(Vec::new()), Vec::new());
                     }
                 };
                 if changed.is_none() {

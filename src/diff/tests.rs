@@ -893,16 +893,51 @@ fn an_unreadable_tree_is_an_error_and_releases_the_second_thread() {
     let loose = r.path().join(".git/objects").join(&tree[..2]).join(&tree[2..]);
     std::fs::remove_file(&loose).unwrap();
 
-    let dir = r.path().to_path_buf();
+    let result = diff_within_30s(r.path(), "HEAD~1", "HEAD");
+    let err = result.expect_err("a missing tree object is an error");
+    assert!(
+        err.message.contains(&tree[..7]) || err.message.contains("not found"),
+        "{}",
+        err.message
+    );
+}
+
+/// The diff between two revisions on a thread of its own; it must return
+/// within 30 s (neither of its threads left waiting for the other).
+fn diff_within_30s(dir: &Path, base: &str, head: &str) -> Result<()> {
+    let dir = dir.to_path_buf();
+    let revs = [base.to_string(), head.to_string()];
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let spec = DiffSpec::parse(&["HEAD~1".to_string(), "HEAD".to_string()], false).unwrap();
+        let spec = DiffSpec::parse(&revs, false).unwrap();
         let _ = tx.send(compare(&Project::discover(&dir).unwrap(), &spec).map(|_| ()));
     });
-    let result = rx
-        .recv_timeout(std::time::Duration::from_secs(30))
-        .expect("the diff returned");
-    let err = result.expect_err("a missing tree object is an error");
+    rx.recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the diff returned")
+}
+
+#[test]
+fn an_unreadable_evals_tree_is_an_error_only_when_a_prompt_changed() {
+    // The suites are listed on the second thread before the changed prompts
+    // are known; a listing that fails must not fail a diff that needs none.
+    let r = Repo::new();
+    r.write("prompts/a.prompt", PLAIN);
+    r.write("evals/a.yaml", "prompt: a\ncases:\n  - vars: {}\n");
+    r.commit("one");
+    r.write("prompts/notes.md", "not a prompt\n");
+    r.commit("two");
+    r.write("prompts/a.prompt", &PLAIN.replace("Say hello.", "Say hello twice."));
+    r.commit("three");
+    let tree = r.git(&["rev-parse", "HEAD:evals"]).trim().to_string();
+    let loose = r.path().join(".git/objects").join(&tree[..2]).join(&tree[2..]);
+    std::fs::remove_file(&loose).unwrap();
+
+    // prompts/ differs, but no prompt: nothing to measure, no suite needed.
+    // (Repeated: which thread gets there first varies.)
+    for _ in 0..5 {
+        diff_within_30s(r.path(), "HEAD~2", "HEAD~1").expect("no prompt changed: the suites are not needed");
+    }
+    let err = diff_within_30s(r.path(), "HEAD~1", "HEAD").expect_err("a changed prompt needs the suites");
     assert!(
         err.message.contains(&tree[..7]) || err.message.contains("not found"),
         "{}",
