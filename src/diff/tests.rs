@@ -42,6 +42,15 @@ impl Repo {
         git_in(self.path(), args)
     }
 
+    /// Delete the (loose) object `rev` names, as a damaged repository
+    /// would lack it; returns its id.
+    fn delete_object(&self, rev: &str) -> String {
+        let id = self.git(&["rev-parse", rev]).trim().to_string();
+        let loose = self.path().join(".git/objects").join(&id[..2]).join(&id[2..]);
+        std::fs::remove_file(&loose).unwrap();
+        id
+    }
+
     fn commit(&self, msg: &str) -> String {
         self.git(&["add", "-A"]);
         self.git(&["commit", "-q", "-m", msg]);
@@ -889,9 +898,7 @@ fn an_unreadable_tree_is_an_error_and_releases_the_second_thread() {
     r.commit("one");
     r.write("prompts/a.prompt", &PLAIN.replace("Say hello.", "Say hello twice."));
     r.commit("two");
-    let tree = r.git(&["rev-parse", "HEAD:prompts"]).trim().to_string();
-    let loose = r.path().join(".git/objects").join(&tree[..2]).join(&tree[2..]);
-    std::fs::remove_file(&loose).unwrap();
+    let tree = r.delete_object("HEAD:prompts");
 
     let result = diff_within_30s(r.path(), "HEAD~1", "HEAD");
     let err = result.expect_err("a missing tree object is an error");
@@ -928,9 +935,7 @@ fn an_unreadable_evals_tree_is_an_error_only_when_a_prompt_changed() {
     r.commit("two");
     r.write("prompts/a.prompt", &PLAIN.replace("Say hello.", "Say hello twice."));
     r.commit("three");
-    let tree = r.git(&["rev-parse", "HEAD:evals"]).trim().to_string();
-    let loose = r.path().join(".git/objects").join(&tree[..2]).join(&tree[2..]);
-    std::fs::remove_file(&loose).unwrap();
+    let tree = r.delete_object("HEAD:evals");
 
     // prompts/ differs, but no prompt: nothing to measure, no suite needed.
     // (Repeated: which thread gets there first varies.)
