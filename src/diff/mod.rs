@@ -9,7 +9,9 @@
 //! schema is this module's types, in field order). Work grows with the number
 //! of changed prompt files: one tree-to-tree diff restricted to the prompts
 //! directory (`git::changes`), then only the changed files are read, parsed
-//! and measured. Eval suites (for sample variables) are read once per side.
+//! and measured. Eval suites (for sample variables) are listed once per
+//! evals tree and parsed only for the changed prompts that use them
+//! (`suites`).
 //!
 //! Project settings (default model, catalog overrides, traffic) come from
 //! the working tree's promptctl.toml for both sides.
@@ -17,21 +19,20 @@
 pub mod fields;
 pub mod side;
 pub mod suite_index;
+mod suites;
 pub mod text;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Serialize;
 
 use crate::catalog::TokenizerKind;
-use crate::diff::suite_index::SuiteIndex;
 use crate::error::{Error, ErrorKind, Result};
-use crate::eval::suite::{self, Suite, SuiteFile};
+use crate::eval::suite::SuiteFile;
 use crate::git::Repo;
 use crate::git::changes::{ChangeKind, FileVersion, Target};
 use crate::project::{Project, PromptFile};
@@ -455,90 +456,66 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
         Target::Tree(t) => Some(t.id()),
         _ => None,
     };
-    // A pipeline over two threads, arranged so that neither waits for the
-    // other on the critical path (on small VMs waking a sleeping thread costs
-    // up to a millisecond; see BENCHMARKS.md). The second thread (own
+    let labels = (base.label(), head.label());
+    // Two threads share the work, and neither waits for the other on the
+    // critical path (on small VMs waking a sleeping thread costs up to a
+    // millisecond or two; see BENCHMARKS.md). The second thread (own
     // repository handle) lists the eval suites while this one diffs the
-    // trees; then this one parses the suites that concern the changed
-    // prompts while the second reads those prompts into a queue; then both
-    // measure from the queue.
-    let queue = Queue::default();
-    let suites_slot: std::sync::OnceLock<std::result::Result<Suites, Error>> = std::sync::OnceLock::new();
-    let (changed_tx, changed_rx) = std::sync::mpsc::sync_channel::<Vec<Candidate>>(1);
-    let (listing_tx, listing_rx) = std::sync::mpsc::sync_channel::<Result<SuiteListing>>(1);
-    let (mut prompts, mut skipped, warnings) = std::thread::scope(|scope| -> Result<_> {
+    // trees; then both take changed prompts in turn, read both sides, parse
+    // the suites those need (each suite once, whichever thread asks first)
+    // and measure. A prompt read before the suite listing is ready waits in
+    // `ready` for whichever thread gets to it first.
+    let shared = Shared {
+        listing: std::sync::OnceLock::new(),
+        batch: std::sync::OnceLock::new(),
+        next: std::sync::atomic::AtomicUsize::new(0),
+        ready: std::sync::Mutex::new(Vec::new()),
+    };
+    let list = |repo: &Repo| -> Result<suites::Listing> {
+        let base_tree = repo.find_tree(base_tree_id)?;
+        let head_tree = head_tree_id.map(|id| repo.find_tree(id)).transpose()?;
+        suites::Listing::list(project, repo, (&base_tree, head_tree.as_ref()), index_path())
+    };
+    let suites = std::sync::OnceLock::new();
+    let work = Work {
+        project,
+        context: spec.context,
+        shared: &shared,
+        suites: &suites,
+        list: &list,
+    };
+    let (mut done, helper_done) = std::thread::scope(|scope| -> Result<_> {
         // Whatever happens on this thread, the other must not wait for the
-        // suites forever, nor for the changed prompts: `changed_tx` is moved
-        // here, so an early return drops it and ends that wait.
-        let changed_tx = changed_tx;
-        let _unblock = SetOnDrop(&suites_slot);
-        let build_from = |queue: &Queue, suites: &Suites| {
-            let mut out = Vec::new();
-            while let Some(r) = queue.pop() {
-                out.push(build(
-                    project,
-                    suites,
-                    spec.context,
-                    (r.status, r.similarity),
-                    r.old,
-                    r.new,
-                ));
-            }
-            out
-        };
+        // changed prompts forever: an early return leaves `None` for it.
+        let _unblock = SetOnDrop(&shared.batch);
         let helper = {
-            let (queue, suites_slot) = (&queue, &suites_slot);
+            let (work, shared) = (&work, &shared);
             let location = repo.location();
-            scope.spawn(move || -> (Result<Vec<Skipped>>, Vec<PromptDiff>) {
-                // Whatever happens here, the other thread must not wait for
-                // the queue forever (and dropping `listing_tx` ends its wait
-                // for the listing).
-                let _close = CloseOnDrop(queue);
+            scope.spawn(move || -> Done {
+                let mut done = Done::default();
                 // Nothing changed and already known: no listing to make.
-                let mut changed = changed_rx.try_recv().ok();
-                if changed.as_ref().is_some_and(Vec::is_empty) {
-                    return (Ok(Vec::new()), Vec::new());
+                if shared
+                    .batch
+                    .get()
+                    .is_some_and(|b| b.as_ref().is_none_or(|b| b.cands.is_empty()))
+                {
+                    return done;
                 }
-                let listed = location.open().and_then(|repo| {
-                    let base_tree = repo.find_tree(base_tree_id)?;
-                    let head_tree = head_tree_id.map(|id| repo.find_tree(id)).transpose()?;
-                    let listing = Suites::list(project, &repo, &base_tree, head_tree.as_ref())?;
-                    drop((base_tree, head_tree));
-                    Ok((repo, listing))
-                });
-                let repo = match listed {
-                    Ok((repo, listing)) => {
-                        let _ = listing_tx.send(Ok(listing));
-                        repo
-                    }
-                    Err(e) => {
-                        // The other thread reports it, and only when some
-                        // prompt changed: without changes no suite is needed.
-                        let _ = listing_tx.send(Err(e));
-                        return (Ok(Vec::new()), Vec::new());
-                    }
-                };
-                if changed.is_none() {
-                    changed = changed_rx.recv().ok();
+                let repo = location.open();
+                shared
+                    .listing
+                    .get_or_init(|| repo.as_ref().map_err(Clone::clone).and_then(&list));
+                if let (Ok(repo), Some(batch)) = (&repo, shared.batch.wait()) {
+                    work.run(repo, batch, &mut done);
                 }
-                let Some(changed) = changed else {
-                    // The other thread stopped early.
-                    return (Ok(Vec::new()), Vec::new());
-                };
-                let read = read_candidates(&repo, changed, &mut |r| queue.push(r));
-                queue.close();
-                repo.close();
-                match suites_slot.wait() {
-                    Ok(suites) => (read, build_from(queue, suites)),
-                    Err(_) => {
-                        queue.abandon();
-                        (read, Vec::new())
-                    }
+                if let Ok(repo) = repo {
+                    repo.close();
                 }
+                done
             })
         };
 
-        let mut candidates = Vec::new();
+        let mut cands = Vec::new();
         for c in repo.changes(&base_tree, &target, dir)? {
             let old = c.old.and_then(|v| Some((name_of(dir, &v.path)?, v)));
             let new = c.new.and_then(|v| Some((name_of(dir, &v.path)?, v)));
@@ -551,7 +528,7 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
             };
             let hit = old.iter().chain(new.iter()).any(|(n, v)| limits.matches(n, &v.path));
             if hit {
-                candidates.push(Candidate {
+                cands.push(Candidate {
                     status,
                     old,
                     new,
@@ -559,44 +536,40 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
                 });
             }
         }
-        let names: Vec<String> = candidates
+        let names = cands
             .iter()
             .flat_map(|c| c.old.iter().chain(c.new.iter()).map(|(n, _)| n.clone()))
             .collect();
-        let any = !candidates.is_empty();
-        let _ = changed_tx.send(candidates);
-        let mut warnings = Vec::new();
-        let suites = if any {
-            match listing_rx.recv() {
-                Ok(Ok(listing)) => {
-                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                    let mut keep = Keep {
-                        names: &names,
-                        warnings: &mut warnings,
-                    };
-                    Suites::load(project, &repo, listing, (&base, &head), &mut keep)
-                }
-                Ok(Err(e)) => Err(e),
-                Err(_) => Err(Error::external("listing the eval suites failed")),
-            }
-        } else {
-            Ok(Suites::default())
-        };
-        let _ = suites_slot.set(suites);
-        let mut prompts = Vec::new();
-        if any && let Some(Ok(suites)) = suites_slot.get() {
-            prompts = build_from(&queue, suites);
+        let _ = shared.batch.set(Some(Batch { cands, names }));
+        let mut done = Done::default();
+        if let Some(Some(batch)) = shared.batch.get() {
+            work.run(&repo, batch, &mut done);
         }
-        let (read, more) = helper
+        let helper_done = helper
             .join()
             .map_err(|_| Error::external("measuring the changed prompts failed"))?;
-        prompts.extend(more);
-        let skipped = read?;
-        if any && let Some(Err(e)) = suites_slot.get() {
-            return Err(e.clone());
-        }
-        Ok((prompts, skipped, warnings))
+        Ok((done, helper_done))
     })?;
+    done.merge(helper_done);
+    let any = shared
+        .batch
+        .get()
+        .is_some_and(|b| b.as_ref().is_some_and(|b| !b.cands.is_empty()));
+    if any {
+        match shared.listing.get() {
+            Some(Err(e)) => return Err(e.clone()),
+            Some(Ok(listing)) => listing.save_index(),
+            None => {}
+        }
+    }
+    if let Some((_, e)) = done.errors.into_iter().min_by_key(|(i, _)| *i) {
+        return Err(e);
+    }
+    let warnings = suites
+        .get()
+        .map(|s: &suites::Suites<'_>| s.warnings((&labels.0, &labels.1)))
+        .unwrap_or_default();
+    let (mut prompts, mut skipped) = (done.prompts, done.skipped);
     drop((target, base_tree, base_commit));
     repo.close();
     prompts.sort_by(|a, b| a.name.cmp(&b.name));
@@ -638,6 +611,13 @@ struct Candidate {
     similarity: Option<u32>,
 }
 
+/// The changed prompts, and every name they have (old and new).
+#[derive(Default)]
+struct Batch {
+    cands: Vec<Candidate>,
+    names: Vec<String>,
+}
+
 /// A changed prompt with both sides' files read.
 struct ReadCandidate {
     status: Status,
@@ -646,112 +626,159 @@ struct ReadCandidate {
     new: Option<PromptFile>,
 }
 
-/// Read both sides of each changed prompt. A side that is not text skips the
-/// whole prompt (reported).
-fn read_candidates(
-    repo: &Repo,
-    candidates: Vec<Candidate>,
-    each: &mut dyn FnMut(ReadCandidate),
-) -> Result<Vec<Skipped>> {
-    let mut skipped = Vec::new();
-    for c in candidates {
-        let read = |side: &Option<(String, FileVersion)>, which: Which, skipped: &mut Vec<Skipped>| {
-            let Some((name, v)) = side else {
-                return Ok(None);
-            };
-            let bytes = repo.read_version(v)?;
-            if let Err(reason) = check_text(&bytes) {
-                skipped.push(Skipped {
-                    path: v.path.clone(),
-                    side: which,
-                    reason,
-                });
-                return Ok(Some(None));
-            }
-            Ok::<_, Error>(Some(Some(PromptFile {
-                name: name.clone(),
-                path: v.path.clone(),
-                bytes,
-            })))
-        };
-        let old_file = read(&c.old, Which::Base, &mut skipped)?;
-        let new_file = read(&c.new, Which::Head, &mut skipped)?;
-        if matches!(old_file, Some(None)) || matches!(new_file, Some(None)) {
-            continue;
-        }
-        each(ReadCandidate {
-            status: c.status,
-            similarity: (c.status == Status::Renamed).then_some(c.similarity).flatten(),
-            old: old_file.flatten(),
-            new: new_file.flatten(),
-        });
-    }
-    Ok(skipped)
+/// What the two threads share.
+struct Shared {
+    listing: std::sync::OnceLock<Result<suites::Listing>>,
+    /// `None`: the thread that diffs the trees stopped early.
+    batch: std::sync::OnceLock<Option<Batch>>,
+    /// The next changed prompt to take.
+    next: std::sync::atomic::AtomicUsize,
+    /// Prompts read before the suite listing was ready, by position.
+    ready: std::sync::Mutex<Vec<(usize, ReadCandidate)>>,
 }
 
-/// Fills the suites slot with an error if nothing else did (this thread
-/// returned early or panicked), so the other does not wait for them forever.
-struct SetOnDrop<'a>(&'a std::sync::OnceLock<std::result::Result<Suites, Error>>);
+/// One thread's share of the measuring.
+struct Work<'s> {
+    project: &'s Project,
+    context: usize,
+    shared: &'s Shared,
+    suites: &'s std::sync::OnceLock<suites::Suites<'s>>,
+    list: &'s (dyn Fn(&Repo) -> Result<suites::Listing> + Sync),
+}
+
+/// What one thread measured; errors by the changed prompt's position.
+#[derive(Default)]
+struct Done {
+    prompts: Vec<PromptDiff>,
+    skipped: Vec<Skipped>,
+    errors: Vec<(usize, Error)>,
+}
+
+impl Done {
+    fn merge(&mut self, other: Done) {
+        self.prompts.extend(other.prompts);
+        self.skipped.extend(other.skipped);
+        self.errors.extend(other.errors);
+    }
+}
+
+impl<'s> Work<'s> {
+    /// Take changed prompts until none is left: read both sides, then
+    /// measure, or leave the prompt to `ready` while the suite listing is
+    /// not there yet (it is made on the other thread meanwhile). Returns
+    /// once every prompt is taken and none waits; `repo` is this thread's.
+    fn run(&self, repo: &Repo, batch: &'s Batch, done: &mut Done) {
+        loop {
+            if let Some(suites) = self.suites_if_listed(batch) {
+                let waiting = self.shared.ready.lock().ok().and_then(|mut q| q.pop());
+                if let Some((i, r)) = waiting {
+                    self.measure(repo, suites, (i, r), done);
+                    continue;
+                }
+            }
+            let i = self.shared.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Some(c) = batch.cands.get(i) {
+                match read_candidate(repo, c, &mut done.skipped) {
+                    Err(e) => done.errors.push((i, e)),
+                    Ok(None) => {}
+                    Ok(Some(r)) => match self.suites_if_listed(batch) {
+                        Some(suites) => self.measure(repo, suites, (i, r), done),
+                        None => {
+                            if let Ok(mut q) = self.shared.ready.lock() {
+                                q.push((i, r));
+                            }
+                        }
+                    },
+                }
+                continue;
+            }
+            // Every prompt is taken. Some may wait for the listing: wait for
+            // the other thread to finish it, or make it here if that thread
+            // has not started it.
+            if self.shared.ready.lock().map_or(true, |q| q.is_empty()) {
+                return;
+            }
+            if self.shared.listing.get_or_init(|| (self.list)(repo)).is_err() {
+                // The listing failed (reported by the caller): measure nothing.
+                if let Ok(mut q) = self.shared.ready.lock() {
+                    q.clear();
+                }
+                return;
+            }
+        }
+    }
+
+    fn suites_if_listed(&self, batch: &'s Batch) -> Option<&'s suites::Suites<'s>> {
+        if let Some(s) = self.suites.get() {
+            return Some(s);
+        }
+        match self.shared.listing.get() {
+            Some(Ok(listing)) => Some(
+                self.suites
+                    .get_or_init(|| suites::Suites::new(self.project, listing, &batch.names)),
+            ),
+            _ => None,
+        }
+    }
+
+    fn measure(&self, repo: &Repo, suites: &suites::Suites<'_>, (i, r): (usize, ReadCandidate), done: &mut Done) {
+        match build(
+            self.project,
+            (repo, suites),
+            self.context,
+            (r.status, r.similarity),
+            r.old,
+            r.new,
+        ) {
+            Ok(p) => done.prompts.push(p),
+            Err(e) => done.errors.push((i, e)),
+        }
+    }
+}
+
+/// Read both sides of a changed prompt. A side that is not text skips the
+/// whole prompt (reported).
+fn read_candidate(repo: &Repo, c: &Candidate, skipped: &mut Vec<Skipped>) -> Result<Option<ReadCandidate>> {
+    let read = |side: &Option<(String, FileVersion)>, which: Which, skipped: &mut Vec<Skipped>| {
+        let Some((name, v)) = side else {
+            return Ok(None);
+        };
+        let bytes = repo.read_version(v)?;
+        if let Err(reason) = check_text(&bytes) {
+            skipped.push(Skipped {
+                path: v.path.clone(),
+                side: which,
+                reason,
+            });
+            return Ok(Some(None));
+        }
+        Ok::<_, Error>(Some(Some(PromptFile {
+            name: name.clone(),
+            path: v.path.clone(),
+            bytes,
+        })))
+    };
+    let old_file = read(&c.old, Which::Base, skipped)?;
+    let new_file = read(&c.new, Which::Head, skipped)?;
+    if matches!(old_file, Some(None)) || matches!(new_file, Some(None)) {
+        return Ok(None);
+    }
+    Ok(Some(ReadCandidate {
+        status: c.status,
+        similarity: (c.status == Status::Renamed).then_some(c.similarity).flatten(),
+        old: old_file.flatten(),
+        new: new_file.flatten(),
+    }))
+}
+
+/// Leaves `None` for the other thread if nothing else was set (this thread
+/// returned early or panicked), so it does not wait for the changed prompts
+/// forever.
+struct SetOnDrop<'a>(&'a std::sync::OnceLock<Option<Batch>>);
 
 impl Drop for SetOnDrop<'_> {
     fn drop(&mut self) {
-        let _ = self.0.set(Err(Error::external("loading the eval suites failed")));
-    }
-}
-
-/// Closes the queue if nothing else did (an error or a panic while reading),
-/// so the other thread does not wait for more forever.
-struct CloseOnDrop<'a>(&'a Queue);
-
-impl Drop for CloseOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.close();
-    }
-}
-
-/// Read prompts waiting to be measured. `pop` blocks while the queue is
-/// empty but still open; it returns `None` once it is closed and empty (or
-/// abandoned).
-#[derive(Default)]
-struct Queue {
-    state: std::sync::Mutex<(std::collections::VecDeque<ReadCandidate>, bool)>,
-    ready: std::sync::Condvar,
-}
-
-impl Queue {
-    fn push(&self, r: ReadCandidate) {
-        if let Ok(mut g) = self.state.lock() {
-            g.0.push_back(r);
-        }
-        self.ready.notify_one();
-    }
-
-    /// No more pushes.
-    fn close(&self) {
-        if let Ok(mut g) = self.state.lock() {
-            g.1 = true;
-        }
-        self.ready.notify_all();
-    }
-
-    /// Drop what is queued (the measuring failed before it started).
-    fn abandon(&self) {
-        if let Ok(mut g) = self.state.lock() {
-            g.0.clear();
-        }
-    }
-
-    fn pop(&self) -> Option<ReadCandidate> {
-        let mut g = self.state.lock().ok()?;
-        loop {
-            if let Some(r) = g.0.pop_front() {
-                return Some(r);
-            }
-            if g.1 {
-                return None;
-            }
-            g = self.ready.wait(g).ok()?;
-        }
+        let _ = self.0.set(None);
     }
 }
 
@@ -772,25 +799,30 @@ fn check_text(bytes: &[u8]) -> std::result::Result<(), String> {
 
 fn build(
     project: &Project,
-    suites: &Suites,
+    (repo, suites): (&Repo, &suites::Suites<'_>),
     context: usize,
     (status, similarity_pct): (Status, Option<u32>),
     old: Option<PromptFile>,
     new: Option<PromptFile>,
-) -> PromptDiff {
+) -> Result<PromptDiff> {
     let old_name = old.as_ref().map(|f| f.name.as_str());
     let new_name = new.as_ref().map(|f| f.name.as_str());
-    let measure = |f: &PromptFile, which: Which, other_side: Option<&Prompt>| {
-        // The prompt's name on the other side, when it was renamed: suites
-        // that still (or already) use that name apply.
+    // The suites each side uses. The prompt's name on the other side, when
+    // it was renamed: suites that still (or already) use that name apply.
+    let pick = |f: &PromptFile, which: Which| {
         let counterpart = match which {
             Which::Base => new_name,
             Which::Head => old_name,
         };
         let also = counterpart.filter(|o| *o != f.name);
-        let (chosen, from) = suites.pick(which, &f.name, also);
-        side::measure_side(project, f, &chosen, from, other_side)
+        suites.pick(repo, which, &f.name, also)
     };
+    let old_suites = old.as_ref().map(|f| pick(f, Which::Base)).transpose()?;
+    let new_suites = new.as_ref().map(|f| pick(f, Which::Head)).transpose()?;
+    let measure =
+        |f: &PromptFile, (chosen, from): (Vec<SuiteFile>, Option<SuitesFrom>), other_side: Option<&Prompt>| {
+            side::measure_side(project, f, &chosen, from, other_side)
+        };
     let mut errors = Vec::new();
     let mut fail = |which: Which, e: Error| {
         errors.push(SideError {
@@ -799,9 +831,9 @@ fn build(
             hints: e.hints,
         });
     };
-    let a = old.as_ref().map(|f| measure(f, Which::Base, None));
+    let a = old.as_ref().zip(old_suites).map(|(f, s)| measure(f, s, None));
     let base_prompt = a.as_ref().and_then(|r| r.as_ref().ok()).map(|m| &m.prompt);
-    let b = new.as_ref().map(|f| measure(f, Which::Head, base_prompt));
+    let b = new.as_ref().zip(new_suites).map(|(f, s)| measure(f, s, base_prompt));
     let a = match a {
         Some(Err(e)) => {
             fail(Which::Base, e);
@@ -866,7 +898,7 @@ fn build(
         (Some(x), Some(y)) => fields::changes(&x.prompt, &y.prompt, &x.model.id, &y.model.id),
         _ => Vec::new(),
     };
-    PromptDiff {
+    Ok(PromptDiff {
         name,
         status,
         old_name: old.as_ref().map(|f| f.name.clone()),
@@ -883,7 +915,7 @@ fn build(
         projection,
         fields,
         messages,
-    }
+    })
 }
 
 fn role_name(kind: SectionKind) -> &'static str {
@@ -1020,175 +1052,6 @@ fn summarize(prompts: &[PromptDiff], skipped: usize) -> Summary {
 
 // ------------------------------------------------------------ eval suites
 
-/// Eval suites for sample variables. A revision side uses the suites at that
-/// revision that test the prompt; when there are none, the other side's (the
-/// other revision's, or the working tree's when that is the other side), so
-/// both sides are measured on the same cases. The index and the working tree
-/// use the working tree's. A diff between two revisions depends on those two
-/// revisions only.
-///
-/// Only suite files whose text mentions a changed prompt's name are parsed
-/// (a suite names its prompt inside the file), so the cost is reading the
-/// suite files, not parsing every one of them three times.
-#[derive(Default)]
-struct Suites {
-    base: Vec<SuiteFile>,
-    /// `None`: the head is the index or the working tree.
-    head: Option<Vec<SuiteFile>>,
-    work: Vec<SuiteFile>,
-}
-
-impl Suites {
-    /// List the suite files of both sides; needs no changed names, so it
-    /// runs while the other thread is still diffing the trees.
-    fn list(
-        project: &Project,
-        repo: &Repo,
-        base_tree: &git2::Tree<'_>,
-        head_tree: Option<&git2::Tree<'_>>,
-    ) -> Result<SuiteListing> {
-        let evals = project.evals_dir();
-        let base = repo.files_under(base_tree, evals)?;
-        let head = match head_tree {
-            // The same evals tree on both sides (the common case): no walk.
-            Some(t) if repo.subtree_id(t, evals) == repo.subtree_id(base_tree, evals) => Some(None),
-            Some(t) => Some(Some(repo.files_under(t, evals)?)),
-            None => None,
-        };
-        Ok(SuiteListing {
-            base,
-            head,
-            index: SuiteIndex::open(index_path()),
-        })
-    }
-
-    /// Read and parse the listed suites that concern the changed prompts.
-    fn load(
-        project: &Project,
-        repo: &Repo,
-        listing: SuiteListing,
-        (base, head): (&Endpoint, &Endpoint),
-        keep: &mut Keep<'_>,
-    ) -> Result<Suites> {
-        // The same blob at both revisions (most suites) is read and parsed
-        // once, and not at all when the index knows it tests another prompt.
-        let mut seen = Seen::with_capacity(listing.base.len());
-        let mut index = listing.index;
-        let base_suites = suites_at(repo, listing.base, &base.label(), keep, (&mut seen, &mut index))?;
-        let head_suites = match listing.head {
-            Some(None) => Some(base_suites.clone()),
-            Some(Some(files)) => Some(suites_at(repo, files, &head.label(), keep, (&mut seen, &mut index))?),
-            None => None,
-        };
-        index.save();
-        let mut suites = Suites {
-            base: base_suites,
-            head: head_suites,
-            work: Vec::new(),
-        };
-        // A diff between two revisions never reads the working tree.
-        if suites.head.is_none() {
-            for path in project.suite_paths()? {
-                let text = std::fs::read(project.root.join(&path)).map_err(|e| Error::io(&path, &e))?;
-                keep.push(&mut suites.work, path, &text, "working tree");
-            }
-        }
-        Ok(suites)
-    }
-
-    /// Suites for `name` at one side. A renamed prompt whose suites still
-    /// name it by its old name (`also`) uses those, retargeted to the new
-    /// name, so the rename alone does not change the samples.
-    fn pick(&self, which: Which, name: &str, also: Option<&str>) -> (Vec<SuiteFile>, Option<SuitesFrom>) {
-        let mine = |s: &[SuiteFile]| -> Vec<SuiteFile> {
-            let mut found: Vec<SuiteFile> = suite::for_prompt(s, name).into_iter().cloned().collect();
-            if found.is_empty()
-                && let Some(old) = also
-            {
-                found = suite::for_prompt(s, old).into_iter().cloned().collect();
-                for f in &mut found {
-                    f.suite.prompt = name.to_string();
-                }
-            }
-            found
-        };
-        let (own, other) = match which {
-            Which::Base => (Some(&self.base), self.head.as_ref()),
-            Which::Head => (self.head.as_ref(), Some(&self.base)),
-        };
-        let Some(own) = own else {
-            // The head is the index or the working tree.
-            let found = mine(&self.work);
-            let from = (!found.is_empty()).then_some(SuitesFrom::WorkingTree);
-            return (found, from);
-        };
-        let found = mine(own);
-        if !found.is_empty() {
-            return (found, Some(SuitesFrom::Revision));
-        }
-        // None at this revision: the other side's, so both sides are
-        // measured on the same cases.
-        let (found, from) = match other {
-            Some(o) => (mine(o), SuitesFrom::OtherRevision),
-            None => (mine(&self.work), SuitesFrom::WorkingTree),
-        };
-        let from = (!found.is_empty()).then_some(from);
-        (found, from)
-    }
-}
-
-/// The suite files of one revision's evals directory, and its index.
-struct SuiteListing {
-    base: Vec<(PathBuf, git2::Oid)>,
-    /// `None`: the head is the index or the working tree; `Some(None)`: the
-    /// head's evals tree is the base's.
-    head: Option<Option<Vec<(PathBuf, git2::Oid)>>>,
-    index: SuiteIndex,
-}
-
-/// Suite files already read, by path and blob; `None`: not about a changed
-/// prompt. Boxed: a parsed suite is large and most entries are `None`.
-type Seen = HashMap<(PathBuf, git2::Oid), Option<Box<SuiteFile>>>;
-
-fn suites_at(
-    repo: &Repo,
-    files: Vec<(PathBuf, git2::Oid)>,
-    label: &str,
-    keep: &mut Keep<'_>,
-    (seen, index): (&mut Seen, &mut SuiteIndex),
-) -> Result<Vec<SuiteFile>> {
-    let mut out = Vec::new();
-    for (path, id) in files {
-        let ext = path.extension().and_then(|e| e.to_str());
-        if !matches!(ext, Some("yaml" | "yml")) || path.to_string_lossy().ends_with(".responses.yaml") {
-            continue;
-        }
-        let key = (path, id);
-        if let Some(known) = seen.get(&key) {
-            out.extend(known.as_deref().cloned());
-            continue;
-        }
-        let indexed = match index.get(id) {
-            Some(p) if !keep.names.contains(&p) => {
-                seen.insert(key, None);
-                continue;
-            }
-            p => p.is_some(),
-        };
-        let bytes = repo.blob(id)?;
-        if !indexed {
-            index.learn(id, &bytes);
-        }
-        let before = out.len();
-        keep.push(&mut out, key.0.clone(), &bytes, label);
-        if let Some(f) = out.get(before) {
-            index.confirm(id, &crate::project::normalize_name(&f.suite.prompt));
-        }
-        seen.insert(key, out.get(before).cloned().map(Box::new));
-    }
-    Ok(out)
-}
-
 static INDEX_PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 
 /// Keep the suite index at `path` (the CLI does, under `.promptctl/cache`);
@@ -1199,33 +1062,6 @@ pub fn enable_index(path: &Path) {
 
 fn index_path() -> Option<&'static Path> {
     INDEX_PATH.get().map(PathBuf::as_path)
-}
-
-/// Which suite files to parse, and where their problems go.
-struct Keep<'a> {
-    names: &'a [&'a str],
-    warnings: &'a mut Vec<String>,
-}
-
-impl Keep<'_> {
-    /// Parse a suite that mentions one of the names. One that does not parse
-    /// is a warning, not a failure: a broken suite in history must not make
-    /// the diff impossible.
-    fn push(&mut self, out: &mut Vec<SuiteFile>, path: PathBuf, bytes: &[u8], label: &str) {
-        let text = String::from_utf8_lossy(bytes);
-        if !self.names.iter().any(|n| text.contains(n)) {
-            return;
-        }
-        let parsed = std::str::from_utf8(bytes)
-            .map_err(|_| Error::at(&path, None, None, "file is not valid UTF-8"))
-            .and_then(|text| Suite::parse(text, &path));
-        match parsed {
-            Ok(suite) => out.push(SuiteFile { path, suite }),
-            Err(e) => self
-                .warnings
-                .push(format!("{} (at {label}); its cases are not used as samples", e.message)),
-        }
-    }
 }
 
 // ------------------------------------------------------------------ limits

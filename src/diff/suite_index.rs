@@ -1,6 +1,12 @@
 //! Which prompt each committed suite file tests, by blob id, so a diff does
 //! not read every suite at a revision to find the few that test a changed
-//! prompt (`.promptctl/cache/suite-prompts`).
+//! prompt (`.promptctl/cache/suite-prompts`); and the suite files of the last
+//! few evals trees, by tree id, so a diff does not walk the evals directory
+//! of a revision it has seen before (reading its subtrees costs more than the
+//! rest of listing the suites).
+//!
+//! A tree's content never changes either; a tree block that does not read
+//! back exactly (a bad line, a short block) is not used.
 //!
 //! A blob's content never changes, so an entry never goes stale. The prompt
 //! is read off the file's top-level `prompt:` line by a strict scan; a file
@@ -14,14 +20,19 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-const HEADER: &str = "promptctl suite-prompts index v1";
+const HEADER: &str = "promptctl suite-prompts index v2";
 /// Entries kept at most; the oldest beyond this are dropped on write.
 const MAX_ENTRIES: usize = 100_000;
+/// Evals trees kept at most (a diff needs one or two); the oldest go first.
+const MAX_TREES: usize = 8;
 
 pub struct SuiteIndex {
     path: Option<PathBuf>,
     entries: HashMap<git2::Oid, String>,
     order: Vec<git2::Oid>,
+    /// Evals trees' suite files, oldest first: the tree id and its block's
+    /// lines (`<blob id> <path under the evals directory>`).
+    trees: Vec<(git2::Oid, String)>,
     dirty: bool,
 }
 
@@ -32,6 +43,7 @@ impl SuiteIndex {
             path: path.map(Path::to_path_buf),
             entries: HashMap::new(),
             order: Vec::new(),
+            trees: Vec::new(),
             dirty: false,
         };
         let Some(text) = path.and_then(|p| std::fs::read_to_string(p).ok()) else {
@@ -41,7 +53,19 @@ impl SuiteIndex {
         if lines.next() != Some(HEADER) {
             return idx;
         }
-        for line in lines {
+        while let Some(line) = lines.next() {
+            if let Some(head) = line.strip_prefix("tree ") {
+                let (hex, n) = head.split_once(' ').unwrap_or((head, ""));
+                let n: usize = n.parse().unwrap_or(0);
+                let block: Vec<&str> = lines.by_ref().take(n).collect();
+                if let Ok(id) = git2::Oid::from_str(hex)
+                    && block.len() == n
+                {
+                    let text = block.iter().flat_map(|l| [l, "\n"]).collect();
+                    idx.trees.push((id, text));
+                }
+                continue;
+            }
             let Some((hex, name)) = line.split_once(' ') else {
                 continue;
             };
@@ -51,6 +75,37 @@ impl SuiteIndex {
             }
         }
         idx
+    }
+
+    /// The suite files (paths under the evals directory, blob ids) of the
+    /// evals tree `id`, when known.
+    pub fn tree(&self, id: git2::Oid) -> Option<Vec<(PathBuf, git2::Oid)>> {
+        let (_, text) = self.trees.iter().rev().find(|(t, _)| *t == id)?;
+        text.lines()
+            .map(|line| {
+                let (hex, path) = line.split_once(' ')?;
+                let blob = git2::Oid::from_str(hex).ok().filter(|_| hex.len() >= 40)?;
+                (!path.is_empty()).then(|| (PathBuf::from(path), blob))
+            })
+            .collect()
+    }
+
+    /// Record the suite files of the evals tree `id` (paths under the evals
+    /// directory). Paths that are not UTF-8 or hold a line break are not
+    /// recorded: that tree is walked every time.
+    pub fn learn_tree(&mut self, id: git2::Oid, files: &[(PathBuf, git2::Oid)]) {
+        let mut text = String::with_capacity(files.len() * 64);
+        for (path, blob) in files {
+            match path.to_str() {
+                Some(p) if !p.is_empty() && !p.contains(['\n', '\r']) => {
+                    text.push_str(&format!("{blob} {p}\n"));
+                }
+                _ => return,
+            }
+        }
+        self.trees.retain(|(t, _)| *t != id);
+        self.trees.push((id, text));
+        self.dirty = true;
     }
 
     /// The prompt the blob tests, when known.
@@ -90,6 +145,9 @@ impl SuiteIndex {
         out.push('\n');
         for id in &self.order[skip..] {
             out.push_str(&format!("{id} {}\n", self.entries[id]));
+        }
+        for (id, text) in &self.trees[self.trees.len().saturating_sub(MAX_TREES)..] {
+            out.push_str(&format!("tree {id} {}\n{text}", text.lines().count()));
         }
         let _ = crate::fs::write_atomic(path, out.as_bytes());
         self.dirty = false;
@@ -210,5 +268,52 @@ mod tests {
         // A file that is not an index is ignored.
         std::fs::write(&path, "something else\nzz a\n").unwrap();
         assert_eq!(SuiteIndex::open(Some(&path)).get(a), None);
+    }
+
+    #[test]
+    fn evals_tree_listings_round_trip_and_a_bad_block_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache/suite-prompts");
+        let oid = |s: &str| git2::Oid::hash_object(git2::ObjectType::Blob, s.as_bytes()).unwrap();
+        let (t1, t2, empty) = (oid("tree one"), oid("tree two"), oid("no suites"));
+        let files = vec![
+            (PathBuf::from("a.yaml"), oid("a")),
+            (PathBuf::from("sub dir/b.yaml"), oid("b")),
+        ];
+        let mut idx = SuiteIndex::open(Some(&path));
+        assert_eq!(idx.tree(t1), None);
+        idx.learn(oid("prompt: a\n"), b"prompt: a\n");
+        idx.learn_tree(t1, &files);
+        idx.learn_tree(empty, &[]);
+        // A path with a line break cannot be written: not learnt.
+        idx.learn_tree(t2, &[(PathBuf::from("x\ny.yaml"), oid("x"))]);
+        idx.save();
+        let idx = SuiteIndex::open(Some(&path));
+        assert_eq!(idx.tree(t1), Some(files.clone()));
+        assert_eq!(idx.tree(empty), Some(Vec::new()));
+        assert_eq!(idx.tree(t2), None);
+        // The blob entries still read back next to the blocks.
+        assert_eq!(idx.get(oid("prompt: a\n")), Some("a"));
+
+        // A block with a bad line, or shorter than it says, is not used.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let bad = text.replace(&format!("{} a.yaml", oid("a")), "zz a.yaml");
+        std::fs::write(&path, &bad).unwrap();
+        assert_eq!(SuiteIndex::open(Some(&path)).tree(t1), None);
+        let short = text.replace(&format!("tree {t1} 2"), &format!("tree {t1} 9"));
+        std::fs::write(&path, &short).unwrap();
+        assert_eq!(SuiteIndex::open(Some(&path)).tree(t1), None);
+
+        // Only the newest trees are kept.
+        let mut idx = SuiteIndex::open(Some(&path));
+        let many: Vec<git2::Oid> = (0..MAX_TREES + 2).map(|i| oid(&format!("t{i}"))).collect();
+        for t in &many {
+            idx.learn_tree(*t, &files);
+        }
+        idx.save();
+        let idx = SuiteIndex::open(Some(&path));
+        assert_eq!(idx.tree(many[0]), None);
+        assert_eq!(idx.tree(many[1]), None);
+        assert_eq!(idx.tree(many[MAX_TREES + 1]), Some(files));
     }
 }

@@ -849,46 +849,6 @@ fn working_tree_renames_pair_a_deleted_file_with_an_untracked_one() {
 }
 
 #[test]
-fn the_measuring_queue_hands_out_every_prompt_once_and_ends_when_closed() {
-    let item = |n: u32| ReadCandidate {
-        status: Status::Added,
-        similarity: Some(n),
-        old: None,
-        new: None,
-    };
-    let q = Queue::default();
-    let taken = std::thread::scope(|s| {
-        // Two takers start before anything is queued: they wait, not end.
-        let a = s.spawn(|| {
-            std::iter::from_fn(|| q.pop())
-                .map(|r| r.similarity.unwrap())
-                .collect::<Vec<_>>()
-        });
-        let b = s.spawn(|| {
-            std::iter::from_fn(|| q.pop())
-                .map(|r| r.similarity.unwrap())
-                .collect::<Vec<_>>()
-        });
-        for n in 0..100 {
-            q.push(item(n));
-        }
-        q.close();
-        let mut all = a.join().unwrap();
-        all.extend(b.join().unwrap());
-        all
-    });
-    let mut taken = taken;
-    taken.sort();
-    assert_eq!(taken, (0..100).collect::<Vec<_>>());
-    // Abandoned: what is queued is dropped.
-    let q = Queue::default();
-    q.push(item(1));
-    q.abandon();
-    q.close();
-    assert!(q.pop().is_none());
-}
-
-#[test]
 fn an_unreadable_tree_is_an_error_and_releases_the_second_thread() {
     // The second thread waits for the changed names; an error while the
     // trees are diffed must end the diff, not leave that thread waiting.
@@ -948,4 +908,71 @@ fn an_unreadable_evals_tree_is_an_error_only_when_a_prompt_changed() {
         "{}",
         err.message
     );
+}
+
+#[test]
+fn the_evals_tree_listing_comes_from_the_index_once_it_knows_the_tree() {
+    let r = Repo::new();
+    r.write("prompts/t.prompt", "user:\nTicket: {{ ticket }}\n");
+    r.write("evals/t.yaml", "prompt: t\ncases:\n  - vars: {ticket: hi}\n");
+    r.commit("one");
+    let index = r.path().join(".promptctl/cache/suite-prompts");
+    let project = r.project();
+    let repo = project.repo().unwrap();
+    let tree = repo.tree_at("HEAD").unwrap();
+    let names = vec!["t".to_string()];
+    // Both sides at HEAD, so nothing comes from the working tree.
+    let found = |listing: &suites::Listing| {
+        let s = suites::Suites::new(&project, listing, &names);
+        s.pick(&repo, Which::Base, "t", None).unwrap().0.len()
+    };
+    let listing = suites::Listing::list(&project, &repo, (&tree, Some(&tree)), Some(&index)).unwrap();
+    assert_eq!(found(&listing), 1);
+    listing.save_index();
+    // The index now holds the evals tree's files; emptied there, a second
+    // listing finds no suite: it was read from the index, not the tree.
+    let evals = r.git(&["rev-parse", "HEAD:evals"]).trim().to_string();
+    let blob = r.git(&["rev-parse", "HEAD:evals/t.yaml"]).trim().to_string();
+    let text = std::fs::read_to_string(&index).unwrap();
+    let block = format!("tree {evals} 1\n{blob} t.yaml\n");
+    assert!(text.contains(&block), "{text}");
+    std::fs::write(&index, text.replace(&block, &format!("tree {evals} 0\n"))).unwrap();
+    let listing = suites::Listing::list(&project, &repo, (&tree, Some(&tree)), Some(&index)).unwrap();
+    assert_eq!(found(&listing), 0);
+}
+
+#[test]
+fn each_changed_prompt_is_measured_once_whichever_thread_takes_it() {
+    let r = Repo::new();
+    let n = 40;
+    for i in 0..n {
+        r.write(&format!("prompts/p{i:02}.prompt"), PLAIN);
+        if i % 2 == 0 {
+            r.write(
+                &format!("evals/p{i:02}.yaml"),
+                &format!("prompt: p{i:02}\ncases:\n  - vars: {{}}\n  - vars: {{}}\n"),
+            );
+        }
+    }
+    r.commit("one");
+    for i in 0..n {
+        let text = PLAIN.replace("Say hello.", &format!("Say hello {i} times."));
+        r.write(&format!("prompts/p{i:02}.prompt"), &text);
+    }
+    r.commit("two");
+    let rep = r.diff(&["HEAD~1", "HEAD"]);
+    let names: Vec<String> = rep.prompts.iter().map(|p| p.name.clone()).collect();
+    let expected: Vec<String> = (0..n).map(|i| format!("p{i:02}")).collect();
+    assert_eq!(names, expected);
+    for (i, p) in rep.prompts.iter().enumerate() {
+        let base = p.base.as_ref().unwrap();
+        let want = (i % 2 == 0).then_some(SuitesFrom::Revision);
+        assert_eq!(base.suites_from, want, "{}", p.name);
+        assert_eq!(base.renderings, if i % 2 == 0 { 2 } else { 1 }, "{}", p.name);
+    }
+    // The same report every time, however the two threads share the work.
+    let first = serde_json::to_string(&rep).unwrap();
+    for _ in 0..4 {
+        assert_eq!(serde_json::to_string(&r.diff(&["HEAD~1", "HEAD"])).unwrap(), first);
+    }
 }

@@ -445,10 +445,18 @@ fn the_suite_index_is_kept_and_a_second_diff_reads_the_same() {
     assert_eq!(code(&first), 0, "{}", stderr(&first));
     let index = env.read(".promptctl/cache/suite-prompts");
     let mut lines = index.lines();
-    assert_eq!(lines.next(), Some("promptctl suite-prompts index v1"));
-    // One entry per committed suite the scan could read, naming its prompt.
-    let named: Vec<&str> = lines.map(|l| l.split_once(' ').unwrap().1).collect();
+    assert_eq!(lines.next(), Some("promptctl suite-prompts index v2"));
+    // One entry per committed suite the scan could read, naming its prompt,
+    // then the suite files of the evals tree (the same at both revisions).
+    let rest: Vec<&str> = lines.collect();
+    let named: Vec<&str> = rest
+        .iter()
+        .take_while(|l| !l.starts_with("tree "))
+        .map(|l| l.split_once(' ').unwrap().1)
+        .collect();
     assert!(named.contains(&"support/triage"), "{named:?}");
+    let trees = rest.iter().filter(|l| l.starts_with("tree ")).count();
+    assert_eq!(trees, 1, "{index}");
     // The second run skips the suites of unchanged prompts by the index and
     // must measure exactly what the first did.
     let second = diff();
