@@ -1,11 +1,10 @@
 use std::process::ExitCode;
 
-use clap::Parser;
 use promptctl::cli::{self, Cli, ExitStatus};
 
 fn main() -> ExitCode {
     promptctl::git::keep_open_until_exit();
-    let cli = Cli::parse();
+    let cli = Cli::from_env();
     match cli::run(cli) {
         Ok(ExitStatus::Success) => ExitCode::SUCCESS,
         Ok(ExitStatus::GateFailed) => ExitCode::from(1),

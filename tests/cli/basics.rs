@@ -331,3 +331,38 @@ fn token_count_cache_is_reused_and_a_bad_cache_is_ignored() {
             .starts_with("promptctl token-count cache v1")
     );
 }
+
+#[test]
+fn help_lists_every_subcommand_with_its_summary_though_only_the_one_run_is_built() {
+    let env = TestEnv::new();
+    for args in [&["--help"][..], &["help"][..]] {
+        let out = env.run(args);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let help = stdout(&out);
+        assert!(
+            help.contains("Show the token-aware diff of prompts between revisions"),
+            "{help}"
+        );
+        assert!(help.contains("Check prompts against their budgets"), "{help}");
+    }
+    let out = env.run(&["diff", "--help"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("[BASE] [HEAD]"), "{}", stdout(&out));
+    let out = env.run(&["--version"]);
+    assert_eq!(stdout(&out), format!("promptctl {}\n", env!("CARGO_PKG_VERSION")));
+    // Usage errors: exit 2 with clap's message and suggestion.
+    let out = env.run(&["dif"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("a similar subcommand exists: 'diff'"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.run(&["diff", "--bogus"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("unexpected argument '--bogus'"),
+        "{}",
+        stderr(&out)
+    );
+}
