@@ -87,16 +87,18 @@ fn parse_line(line: &str) -> Option<(Key, u64)> {
 }
 
 pub(super) fn get(kind: TokenizerKind, text: &str) -> Option<u64> {
+    // Hashed before the lock: threads that count at once wait only for the
+    // lookup, not for each other's hashing.
+    let k = key(kind, text);
     let g = slot().lock().ok()?;
-    let c = g.as_ref()?;
-    c.entries.get(&key(kind, text)).copied()
+    g.as_ref()?.entries.get(&k).copied()
 }
 
 pub(super) fn put(kind: TokenizerKind, text: &str, n: u64) {
+    let k = key(kind, text);
     if let Ok(mut g) = slot().lock()
         && let Some(c) = g.as_mut()
     {
-        let k = key(kind, text);
         if c.entries.insert(k, n).is_none() {
             c.order.push(k);
             c.dirty = true;
