@@ -98,11 +98,10 @@ pub(super) fn put(kind: TokenizerKind, text: &str, n: u64) {
     let k = key(kind, text);
     if let Ok(mut g) = slot().lock()
         && let Some(c) = g.as_mut()
+        && c.entries.insert(k, n).is_none()
     {
-        if c.entries.insert(k, n).is_none() {
-            c.order.push(k);
-            c.dirty = true;
-        }
+        c.order.push(k);
+        c.dirty = true;
     }
 }
 
