@@ -8,6 +8,12 @@
 //! A tree's content never changes either; a tree block that does not read
 //! back exactly (a bad line, a short block) is not used.
 //!
+//! It also keeps, by blob id, what parsing a suite gave, reduced to what a
+//! diff uses ([`Samples`]: the prompt and each case's variables), so a diff
+//! does not read and parse the same suite file again. The
+//! header names this build's version: another build starts afresh, as its
+//! parser may read a file differently.
+//!
 //! A blob's content never changes, so an entry never goes stale. The prompt
 //! is read off the file's top-level `prompt:` line by a strict scan; a file
 //! the scan is not sure about (no such line, several, a value with quoting
@@ -17,14 +23,32 @@
 //! the file is an optimisation: unreadable means empty, unwritable means not
 //! written, and it is rewritten atomically.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-const HEADER: &str = "promptctl suite-prompts index v2";
+use serde::{Deserialize, Serialize};
+
+const HEADER: &str = concat!(
+    "promptctl suite-prompts index v2 (promptctl ",
+    env!("CARGO_PKG_VERSION"),
+    ")"
+);
 /// Entries kept at most; the oldest beyond this are dropped on write.
 const MAX_ENTRIES: usize = 100_000;
 /// Evals trees kept at most (a diff needs one or two); the oldest go first.
 const MAX_TREES: usize = 8;
+/// Parsed suites kept at most; the oldest go first.
+const MAX_SAMPLES: usize = 10_000;
+
+/// What parsing a suite file gave, reduced to what a diff uses: the prompt it
+/// tests and each case's variables (suite defaults applied), in case order.
+/// (A suite that does not parse is not kept: its error names the file.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Samples {
+    pub prompt: String,
+    pub vars: Vec<BTreeMap<String, serde_json::Value>>,
+}
 
 pub struct SuiteIndex {
     path: Option<PathBuf>,
@@ -33,6 +57,10 @@ pub struct SuiteIndex {
     /// Evals trees' suite files, oldest first: the tree id and its block's
     /// lines (`<blob id> <path under the evals directory>`).
     trees: Vec<(git2::Oid, String)>,
+    /// Parsed suites by blob id, as one line of JSON each (parsed when
+    /// asked for), and the order they were learnt in.
+    samples: HashMap<git2::Oid, String>,
+    samples_order: Vec<git2::Oid>,
     dirty: bool,
 }
 
@@ -44,6 +72,8 @@ impl SuiteIndex {
             entries: HashMap::new(),
             order: Vec::new(),
             trees: Vec::new(),
+            samples: HashMap::new(),
+            samples_order: Vec::new(),
             dirty: false,
         };
         let Some(text) = path.and_then(|p| std::fs::read_to_string(p).ok()) else {
@@ -63,6 +93,15 @@ impl SuiteIndex {
                 {
                     let text = block.iter().flat_map(|l| [l, "\n"]).collect();
                     idx.trees.push((id, text));
+                }
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("samples ") {
+                if let Some((hex, json)) = rest.split_once(' ')
+                    && let Ok(id) = git2::Oid::from_str(hex)
+                    && idx.samples.insert(id, json.to_string()).is_none()
+                {
+                    idx.samples_order.push(id);
                 }
                 continue;
             }
@@ -108,6 +147,22 @@ impl SuiteIndex {
         self.dirty = true;
     }
 
+    /// What parsing the suite blob `id` gave, when known.
+    pub fn samples(&self, id: git2::Oid) -> Option<Samples> {
+        serde_json::from_str(self.samples.get(&id)?).ok()
+    }
+
+    /// Record what parsing the suite blob `id` gave.
+    pub fn learn_samples(&mut self, id: git2::Oid, samples: &Samples) {
+        let Ok(json) = serde_json::to_string(samples) else {
+            return;
+        };
+        if self.samples.insert(id, json).is_none() {
+            self.samples_order.push(id);
+        }
+        self.dirty = true;
+    }
+
     /// The prompt the blob tests, when known.
     pub fn get(&self, id: git2::Oid) -> Option<&str> {
         self.entries.get(&id).map(String::as_str)
@@ -145,6 +200,10 @@ impl SuiteIndex {
         out.push('\n');
         for id in &self.order[skip..] {
             out.push_str(&format!("{id} {}\n", self.entries[id]));
+        }
+        let skip = self.samples_order.len().saturating_sub(MAX_SAMPLES);
+        for id in &self.samples_order[skip..] {
+            out.push_str(&format!("samples {id} {}\n", self.samples[id]));
         }
         for (id, text) in &self.trees[self.trees.len().saturating_sub(MAX_TREES)..] {
             out.push_str(&format!("tree {id} {}\n{text}", text.lines().count()));
@@ -315,5 +374,36 @@ mod tests {
         assert_eq!(idx.tree(many[0]), None);
         assert_eq!(idx.tree(many[1]), None);
         assert_eq!(idx.tree(many[MAX_TREES + 1]), Some(files));
+    }
+
+    #[test]
+    fn parsed_suites_round_trip_by_blob_and_a_bad_line_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache/suite-prompts");
+        let id = git2::Oid::hash_object(git2::ObjectType::Blob, b"a suite").unwrap();
+        let other = git2::Oid::hash_object(git2::ObjectType::Blob, b"another").unwrap();
+        let mut vars = BTreeMap::new();
+        vars.insert("ticket".to_string(), serde_json::json!("line one\nline two"));
+        vars.insert("n".to_string(), serde_json::json!(1.5));
+        let samples = Samples {
+            prompt: "support/triage".into(),
+            vars: vec![vars, BTreeMap::new()],
+        };
+        let mut idx = SuiteIndex::open(Some(&path));
+        assert_eq!(idx.samples(id), None);
+        idx.learn_samples(id, &samples);
+        idx.learn_samples(other, &samples);
+        idx.save();
+        let text = std::fs::read_to_string(&path).unwrap();
+        // One line each, whatever the values hold.
+        assert_eq!(text.lines().filter(|l| l.starts_with("samples ")).count(), 2, "{text}");
+        let idx = SuiteIndex::open(Some(&path));
+        assert_eq!(idx.samples(id), Some(samples.clone()));
+        // A line that does not read back is not used; the others still are.
+        let bad = text.replacen(&format!("samples {id} {{"), &format!("samples {id} {{\"x\":1,"), 1);
+        std::fs::write(&path, bad).unwrap();
+        let idx = SuiteIndex::open(Some(&path));
+        assert_eq!(idx.samples(id), None);
+        assert_eq!(idx.samples(other), Some(samples));
     }
 }

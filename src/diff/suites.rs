@@ -15,10 +15,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use crate::diff::suite_index::SuiteIndex;
+use crate::diff::suite_index::{Samples, SuiteIndex};
 use crate::diff::{SuitesFrom, Which};
 use crate::error::{Error, Result};
-use crate::eval::suite::{self, Suite, SuiteFile};
+use crate::eval::suite::{self, Case, CaseDefaults, Cases, Suite, SuiteFile};
 use crate::git::Repo;
 use crate::project::{Project, normalize_name};
 
@@ -254,17 +254,35 @@ impl<'a> Suites<'a> {
     }
 
     /// One suite file, read and parsed once whichever thread asks first (two
-    /// that ask at once may both parse it; the first result is kept).
+    /// that ask at once may both parse it; the first result is kept). A file
+    /// the index places at a prompt mentions that prompt, so what parsing it
+    /// gave is kept in the index by blob id, and a later diff neither reads
+    /// nor parses it.
     fn read(&self, repo: &Repo, path: &Path, id: git2::Oid) -> Result<ParsedRef> {
         let key = (path.to_path_buf(), id);
         if let Some(p) = self.parsed.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return Ok(p);
         }
-        let bytes = repo.blob(id)?;
-        let parsed = parse_if_mentioned(self.names, path, &bytes);
-        if let (Parsed::Suite(f), Ok(mut index)) = (&parsed, self.listing.index.lock()) {
-            index.confirm(id, &normalize_name(&f.suite.prompt));
-        }
+        let (placed, known) = match self.listing.index.lock() {
+            Ok(index) => (index.get(id).is_some(), index.samples(id)),
+            Err(_) => (false, None),
+        };
+        let parsed = match known.filter(|_| placed) {
+            Some(samples) => from_samples(path, samples),
+            None => {
+                let bytes = repo.blob(id)?;
+                let parsed = parse_if_mentioned(self.names, path, &bytes);
+                if let Ok(mut index) = self.listing.index.lock() {
+                    if let Parsed::Suite(f) = &parsed {
+                        index.confirm(id, &normalize_name(&f.suite.prompt));
+                    }
+                    if let Some(samples) = to_samples(&parsed) {
+                        index.learn_samples(id, &samples);
+                    }
+                }
+                parsed
+            }
+        };
         let parsed = std::sync::Arc::new(parsed);
         Ok(match self.parsed.lock() {
             Ok(mut m) => m.entry(key).or_insert(parsed).clone(),
@@ -319,6 +337,46 @@ impl<'a> Suites<'a> {
 
 fn warning(message: &str, label: &str) -> String {
     format!("{message} (at {label}); its cases are not used as samples")
+}
+
+/// What a parsed suite gives a diff; `None` when that depends on more than
+/// the file (cases in a file of their own) or it did not parse.
+fn to_samples(parsed: &Parsed) -> Option<Samples> {
+    match parsed {
+        Parsed::Suite(f) if matches!(f.suite.cases, Cases::Inline(_)) => Some(Samples {
+            prompt: f.suite.prompt.clone(),
+            vars: f.suite.case_vars(),
+        }),
+        _ => None,
+    }
+}
+
+/// A suite as a diff uses it, from what parsing it once gave: its prompt and
+/// one case per variable set (defaults already applied).
+fn from_samples(path: &Path, Samples { prompt, vars }: Samples) -> Parsed {
+    let cases = vars
+        .into_iter()
+        .map(|vars| Case {
+            name: None,
+            vars,
+            asserts: Vec::new(),
+            weight: None,
+            tags: Vec::new(),
+        })
+        .collect();
+    Parsed::Suite(Box::new(SuiteFile {
+        path: path.to_path_buf(),
+        suite: Suite {
+            prompt,
+            description: None,
+            providers: Vec::new(),
+            threshold: None,
+            defaults: CaseDefaults::default(),
+            cases: Cases::Inline(cases),
+            models: Vec::new(),
+            gates: None,
+        },
+    }))
 }
 
 /// Parse a suite that mentions one of the names (a suite names its prompt

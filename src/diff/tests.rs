@@ -976,3 +976,41 @@ fn each_changed_prompt_is_measured_once_whichever_thread_takes_it() {
         assert_eq!(serde_json::to_string(&r.diff(&["HEAD~1", "HEAD"])).unwrap(), first);
     }
 }
+
+#[test]
+fn a_suite_parsed_once_is_read_from_the_index_by_blob_after() {
+    let r = Repo::new();
+    r.write("prompts/t.prompt", "user:\nTicket: {{ ticket }}\n");
+    r.write(
+        "evals/t.yaml",
+        "prompt: t\ndefaults:\n  vars: {ticket: default}\ncases:\n  - vars: {ticket: hi}\n  - {}\n",
+    );
+    r.commit("one");
+    let index = r.path().join(".promptctl/cache/suite-prompts");
+    let project = r.project();
+    let repo = project.repo().unwrap();
+    let tree = repo.tree_at("HEAD").unwrap();
+    let names = vec!["t".to_string()];
+    let case_vars = || {
+        let listing = suites::Listing::list(&project, &repo, (&tree, Some(&tree)), Some(&index)).unwrap();
+        let s = suites::Suites::new(&project, &listing, &names);
+        let (found, _) = s.pick(&repo, Which::Base, "t", None).unwrap();
+        listing.save_index();
+        assert_eq!(found.len(), 1);
+        let vars: Vec<String> = found[0]
+            .suite
+            .case_vars()
+            .iter()
+            .map(|v| v["ticket"].as_str().unwrap().to_string())
+            .collect();
+        vars
+    };
+    // Parsed from the file: the defaults apply to the second case.
+    assert_eq!(case_vars(), ["hi", "default"]);
+    // Kept by blob id; changed there, the next listing shows it: it did not
+    // read the file again.
+    let text = std::fs::read_to_string(&index).unwrap();
+    assert!(text.contains(r#"{"ticket":"default"}"#), "{text}");
+    std::fs::write(&index, text.replace(r#"{"ticket":"default"}"#, r#"{"ticket":"kept"}"#)).unwrap();
+    assert_eq!(case_vars(), ["hi", "kept"]);
+}

@@ -445,13 +445,17 @@ fn the_suite_index_is_kept_and_a_second_diff_reads_the_same() {
     assert_eq!(code(&first), 0, "{}", stderr(&first));
     let index = env.read(".promptctl/cache/suite-prompts");
     let mut lines = index.lines();
-    assert_eq!(lines.next(), Some("promptctl suite-prompts index v2"));
+    let header = format!(
+        "promptctl suite-prompts index v2 (promptctl {})",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(lines.next(), Some(header.as_str()));
     // One entry per committed suite the scan could read, naming its prompt,
     // then the suite files of the evals tree (the same at both revisions).
     let rest: Vec<&str> = lines.collect();
     let named: Vec<&str> = rest
         .iter()
-        .take_while(|l| !l.starts_with("tree "))
+        .take_while(|l| !l.starts_with("samples ") && !l.starts_with("tree "))
         .map(|l| l.split_once(' ').unwrap().1)
         .collect();
     assert!(named.contains(&"support/triage"), "{named:?}");
