@@ -1014,3 +1014,57 @@ fn a_suite_parsed_once_is_read_from_the_index_by_blob_after() {
     std::fs::write(&index, text.replace(r#"{"ticket":"default"}"#, r#"{"ticket":"kept"}"#)).unwrap();
     assert_eq!(case_vars(), ["hi", "kept"]);
 }
+
+#[test]
+fn a_tree_with_entries_out_of_git_order_is_still_compared_by_name() {
+    let r = Repo::new();
+    r.write("prompts/a.prompt", PLAIN);
+    r.write("prompts/b.prompt", PLAIN);
+    r.commit("one");
+    // A hand-made prompts tree listing b before a (git writes a before b),
+    // with b changed.
+    let a = r.git(&["rev-parse", "HEAD:prompts/a.prompt"]).trim().to_string();
+    r.write("new-b", &PLAIN.replace("Say hello.", "Say hello twice."));
+    let b = r.git(&["hash-object", "-w", "new-b"]).trim().to_string();
+    let entry = |name: &str, hex: &str| {
+        let mut v = format!("100644 {name}\0").into_bytes();
+        v.extend((0..20).map(|i| u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).unwrap()));
+        v
+    };
+    let mut raw = entry("b.prompt", &b);
+    raw.extend(entry("a.prompt", &a));
+    r.write_bytes("tree.bin", &raw);
+    let prompts = r
+        .git(&["hash-object", "-w", "-t", "tree", "--literally", "tree.bin"])
+        .trim()
+        .to_string();
+    r.write("root.txt", &format!("040000 tree {prompts}\tprompts\n"));
+    let root = git_in_with_stdin(
+        r.path(),
+        &["mktree"],
+        &std::fs::read(r.path().join("root.txt")).unwrap(),
+    );
+    let commit = r.git(&["commit-tree", root.trim(), "-p", "HEAD", "-m", "hand-made"]);
+    r.git(&["update-ref", "refs/heads/odd", commit.trim()]);
+
+    let rep = r.diff(&["main", "odd"]);
+    let names: Vec<(&str, Status)> = rep.prompts.iter().map(|p| (p.name.as_str(), p.status)).collect();
+    assert_eq!(names, vec![("b", Status::Modified)]);
+}
+
+fn git_in_with_stdin(dir: &Path, args: &[&str], input: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("git runs");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "git {args:?}");
+    String::from_utf8(out.stdout).unwrap()
+}

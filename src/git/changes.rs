@@ -13,6 +13,7 @@
 //! file with the same content, else the most similar pairs of at least
 //! [`RENAME_THRESHOLD`]% (line-based, close to git's default score).
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -140,7 +141,9 @@ impl Repo {
     }
 
     /// Compare two (optional) trees at project-relative `rel`, descending
-    /// only where the ids differ.
+    /// only where the ids differ. The entries are merged in git's tree order
+    /// (as `git diff-tree` does); a tree whose entries are out of that order
+    /// (a damaged or hand-made object) is compared by name instead.
     fn walk_pair(
         &self,
         a: Option<&git2::Tree<'_>>,
@@ -153,50 +156,44 @@ impl Repo {
         {
             return Ok(());
         }
-        let entries = |t: Option<&git2::Tree<'_>>| -> BTreeMap<String, (Option<ObjectType>, Oid)> {
-            t.map(|t| {
-                t.iter()
-                    .filter_map(|e| Some((e.name().ok()?.to_string(), (e.kind(), e.id()))))
-                    .collect()
-            })
-            .unwrap_or_default()
+        let ea: Vec<Entry<'_>> = a.map(|t| t.iter().map(Entry).collect()).unwrap_or_default();
+        let eb: Vec<Entry<'_>> = b.map(|t| t.iter().map(Entry).collect()).unwrap_or_default();
+        let sorted = |v: &[Entry<'_>]| v.windows(2).all(|w| git_order(&w[0], &w[1]) == Ordering::Less);
+        let pairs = if sorted(&ea) && sorted(&eb) {
+            merge_in_git_order(&ea, &eb)
+        } else {
+            pair_by_name(&ea, &eb)
         };
-        let (ea, eb) = (entries(a), entries(b));
-        let mut names: Vec<&String> = ea.keys().chain(eb.keys()).collect();
-        names.sort();
-        names.dedup();
-        let blob = |id: Oid, path: &Path| FileVersion {
-            path: path.to_path_buf(),
-            id: Some(id),
-        };
-        for name in names {
-            let path = rel.join(name);
-            let (x, y) = (ea.get(name), eb.get(name));
-            if x == y {
+        for (x, y) in pairs {
+            if let (Some(x), Some(y)) = (x, y)
+                && (x.kind(), x.id()) == (y.kind(), y.id())
+            {
                 continue;
             }
-            let tree_of = |e: Option<&(Option<ObjectType>, Oid)>| -> Result<Option<git2::Tree<'_>>> {
+            // Names that are not UTF-8 are not prompt files.
+            let Some(name) = x.or(y).and_then(|e| std::str::from_utf8(e.name()).ok()) else {
+                continue;
+            };
+            let path = rel.join(name);
+            let tree_of = |e: Option<&Entry<'_>>| -> Result<Option<git2::Tree<'_>>> {
                 match e {
-                    Some((Some(ObjectType::Tree), id)) => Ok(Some(self.repo.find_tree(*id)?)),
+                    Some(e) if e.kind() == Some(ObjectType::Tree) => Ok(Some(self.repo.find_tree(e.id())?)),
                     _ => Ok(None),
                 }
             };
-            let blob_of = |e: Option<&(Option<ObjectType>, Oid)>| match e {
-                Some((Some(ObjectType::Blob), id)) => Some(*id),
-                _ => None,
+            let blob_of = |e: Option<&Entry<'_>>| e.filter(|e| e.kind() == Some(ObjectType::Blob)).map(|e| e.id());
+            let blob = |id: Oid| FileVersion {
+                path: path.clone(),
+                id: Some(id),
             };
             let (ta, tb) = (tree_of(x)?, tree_of(y)?);
             if ta.is_some() || tb.is_some() {
                 self.walk_pair(ta.as_ref(), tb.as_ref(), &path, out)?;
             }
             match (blob_of(x), blob_of(y)) {
-                (Some(i), Some(j)) => out.push(Change::one(
-                    ChangeKind::Modified,
-                    Some(blob(i, &path)),
-                    Some(blob(j, &path)),
-                )),
-                (Some(i), None) => out.push(Change::one(ChangeKind::Deleted, Some(blob(i, &path)), None)),
-                (None, Some(j)) => out.push(Change::one(ChangeKind::Added, None, Some(blob(j, &path)))),
+                (Some(i), Some(j)) => out.push(Change::one(ChangeKind::Modified, Some(blob(i)), Some(blob(j)))),
+                (Some(i), None) => out.push(Change::one(ChangeKind::Deleted, Some(blob(i)), None)),
+                (None, Some(j)) => out.push(Change::one(ChangeKind::Added, None, Some(blob(j)))),
                 (None, None) => {}
             }
         }
@@ -370,6 +367,84 @@ fn rename_score(a: &[u8], b: &[u8]) -> Option<u32> {
     }
     let s = similarity(&String::from_utf8_lossy(a), &String::from_utf8_lossy(b));
     (s >= RENAME_THRESHOLD).then_some(s)
+}
+
+/// A tree entry of one of the trees being compared.
+struct Entry<'t>(git2::TreeEntry<'t>);
+
+impl Entry<'_> {
+    fn name(&self) -> &[u8] {
+        self.0.name_bytes()
+    }
+
+    fn kind(&self) -> Option<ObjectType> {
+        self.0.kind()
+    }
+
+    fn id(&self) -> Oid {
+        self.0.id()
+    }
+}
+
+/// git's tree order: by name, a tree's name compared as if it ended in `/`.
+fn git_order(a: &Entry<'_>, b: &Entry<'_>) -> Ordering {
+    let (x, y) = (a.name(), b.name());
+    let n = x.len().min(y.len());
+    let end = |e: &Entry<'_>| if e.kind() == Some(ObjectType::Tree) { b'/' } else { 0 };
+    x[..n].cmp(&y[..n]).then_with(|| {
+        let p = x.get(n).copied().unwrap_or_else(|| end(a));
+        let q = y.get(n).copied().unwrap_or_else(|| end(b));
+        p.cmp(&q)
+    })
+}
+
+type Pair<'e, 't> = (Option<&'e Entry<'t>>, Option<&'e Entry<'t>>);
+
+/// Entries of two trees in git's order, paired where they are the same
+/// entry name and kind of entry (a file and a directory of one name are
+/// two entries, as in git).
+fn merge_in_git_order<'e, 't>(a: &'e [Entry<'t>], b: &'e [Entry<'t>]) -> Vec<Pair<'e, 't>> {
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let ord = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) => git_order(x, y),
+            (Some(_), None) => Ordering::Less,
+            _ => Ordering::Greater,
+        };
+        match ord {
+            Ordering::Less => {
+                out.push((a.get(i), None));
+                i += 1;
+            }
+            Ordering::Greater => {
+                out.push((None, b.get(j)));
+                j += 1;
+            }
+            Ordering::Equal => {
+                out.push((a.get(i), b.get(j)));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The same pairing for entries in no particular order.
+fn pair_by_name<'e, 't>(a: &'e [Entry<'t>], b: &'e [Entry<'t>]) -> Vec<Pair<'e, 't>> {
+    let by_key = |v: &'e [Entry<'t>]| -> BTreeMap<(&'e [u8], bool), &'e Entry<'t>> {
+        v.iter()
+            .map(|e| ((e.name(), e.kind() == Some(ObjectType::Tree)), e))
+            .collect()
+    };
+    let (ma, mb) = (by_key(a), by_key(b));
+    let mut keys: Vec<&(&[u8], bool)> = ma.keys().chain(mb.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .map(|k| (ma.get(k).copied(), mb.get(k).copied()))
+        .collect()
 }
 
 #[cfg(test)]
