@@ -316,6 +316,17 @@ impl<'a> Suites<'a> {
     pub(super) fn warnings(&self, (base, head): (&str, &str)) -> Vec<String> {
         let mut out = Vec::new();
         let Ok(parsed) = self.parsed.lock() else { return out };
+        if !parsed.values().any(|p| matches!(**p, Parsed::Broken(_))) {
+            // Nothing broken: no need to go through the listing.
+            out.extend(
+                self.work
+                    .get()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|(_, w)| w.iter().cloned()),
+            );
+            return out;
+        }
         let mut said = std::collections::HashSet::new();
         let sides = [(Which::Base, base), (Which::Head, head)];
         for (which, label) in sides {
