@@ -120,6 +120,36 @@ for r in rs:
           f"| {r['mean']/git['mean']:.1f}× | {cpu/gcpu:.1f}× |")
 PY
 }
+# Interleaved rounds: the commands take turns in each of five hyperfine
+# runs, so a noisy minute on a shared machine hits every command. Reported:
+# the median of the five round medians, their range, and the ratio to git's.
+rounds() { # NAME then hyperfine -n/command pairs (git's last)
+  local name="$1"; shift
+  for r in 1 2 3 4 5; do
+    hyperfine -N --warmup 3 --runs 20 --export-json "$tmp/$name-$r.json" "$@" >/dev/null
+  done
+  python3 - "$tmp/$name" <<'PY'
+import json, statistics, sys
+rounds = [json.load(open(f"{sys.argv[1]}-{r}.json"))["results"] for r in range(1, 6)]
+names = [r["command"] for r in rounds[0]]
+med = {n: [statistics.median(next(r for r in rs if r["command"] == n)["times"]) * 1e3 for rs in rounds] for n in names}
+git = statistics.median(med[names[-1]])
+print("| command | median of 5 round medians | range | ratio |")
+print("|---|---:|---:|---:|")
+for n in names:
+    m = statistics.median(med[n])
+    print(f"| {n} | {m:.1f} ms | {min(med[n]):.1f}–{max(med[n]):.1f} ms | {m / git:.2f}× |")
+PY
+}
+
+echo "## 20 changed prompts (interleaved rounds)"
+rounds twenty_rounds \
+  -n "promptctl diff base head20 --format json (10,000 prompts)" "$bin -C $tmp/big diff base head20 --format json" \
+  -n "git diff --stat base head20 (10,000 prompts)" "git -C $tmp/big diff --stat base head20"
+echo "## 1 changed prompt (interleaved rounds)"
+rounds one_rounds \
+  -n "promptctl diff base head1 --format json (10,000 prompts)" "$bin -C $tmp/big diff base head1 --format json" \
+  -n "git diff --stat base head1 (10,000 prompts)" "git -C $tmp/big diff --stat base head1"
 echo "## 20 changed prompts"
 run twenty \
   -n "promptctl diff base head20 --format json (10,000 prompts)" "$bin -C $tmp/big diff base head20 --format json" \
@@ -146,6 +176,9 @@ if command -v valgrind >/dev/null; then
   echo "## instructions (callgrind, all threads)"
   echo "| command | instructions | ratio |"
   echo "|---|---:|---:|"
+  # The cold rows above removed the caches (their `--prepare` ran before
+  # git's runs too): one run each first, as the warm rows had.
+  for rev in head20 head1; do "$bin" -C "$tmp/big" diff base $rev --format json >/dev/null; done
   count() { # CMD...
     local out="$tmp/cg.out"
     rm -f "$out"*
