@@ -79,7 +79,14 @@ impl Repo {
 }
 
 fn git_in(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
+    git_with_input(dir, args, None)
+}
+
+/// Run git in `dir` with a fixed identity and date (and `input` on stdin).
+fn git_with_input(dir: &Path, args: &[&str], input: Option<&[u8]>) -> String {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new("git")
         .args(args)
         .current_dir(dir)
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -90,8 +97,15 @@ fn git_in(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_EMAIL", "test@example.com")
         .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
         .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
-        .output()
+        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("git runs");
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin.write_all(input).unwrap();
+    }
+    let out = child.wait_with_output().expect("git runs");
     assert!(
         out.status.success(),
         "git {args:?}: {}",
@@ -917,18 +931,7 @@ fn the_evals_tree_listing_comes_from_the_index_once_it_knows_the_tree() {
     r.write("evals/t.yaml", "prompt: t\ncases:\n  - vars: {ticket: hi}\n");
     r.commit("one");
     let index = r.path().join(".promptctl/cache/suite-prompts");
-    let project = r.project();
-    let repo = project.repo().unwrap();
-    let tree = repo.tree_at("HEAD").unwrap();
-    let names = vec!["t".to_string()];
-    // Both sides at HEAD, so nothing comes from the working tree.
-    let found = |listing: &suites::Listing| {
-        let s = suites::Suites::new(&project, listing, &names);
-        s.pick(&repo, Which::Base, "t", None).unwrap().0.len()
-    };
-    let listing = suites::Listing::list(&project, &repo, (&tree, Some(&tree)), Some(&index)).unwrap();
-    assert_eq!(found(&listing), 1);
-    listing.save_index();
+    assert_eq!(picked_at_head(&r, &index).len(), 1);
     // The index now holds the evals tree's files; emptied there, a second
     // listing finds no suite: it was read from the index, not the tree.
     let evals = r.git(&["rev-parse", "HEAD:evals"]).trim().to_string();
@@ -937,8 +940,23 @@ fn the_evals_tree_listing_comes_from_the_index_once_it_knows_the_tree() {
     let block = format!("tree {evals} 1\n{blob} t.yaml\n");
     assert!(text.contains(&block), "{text}");
     std::fs::write(&index, text.replace(&block, &format!("tree {evals} 0\n"))).unwrap();
-    let listing = suites::Listing::list(&project, &repo, (&tree, Some(&tree)), Some(&index)).unwrap();
-    assert_eq!(found(&listing), 0);
+    assert_eq!(picked_at_head(&r, &index).len(), 0);
+}
+
+/// The suites the diff picks for prompt `t` at HEAD, both sides at HEAD (so
+/// none come from the working tree), with the suite index at `index`.
+fn picked_at_head(r: &Repo, index: &Path) -> Vec<SuiteFile> {
+    let project = r.project();
+    let repo = project.repo().unwrap();
+    let tree = repo.tree_at("HEAD").unwrap();
+    let names = vec!["t".to_string()];
+    let listing = suites::Listing::list(&project, &repo, (&tree, Some(&tree)), Some(index)).unwrap();
+    let picked = suites::Suites::new(&project, &listing, &names)
+        .pick(&repo, Which::Base, "t", None)
+        .unwrap()
+        .0;
+    listing.save_index();
+    picked
 }
 
 #[test]
@@ -987,32 +1005,20 @@ fn a_suite_parsed_once_is_read_from_the_index_by_blob_after() {
     );
     r.commit("one");
     let index = r.path().join(".promptctl/cache/suite-prompts");
-    let project = r.project();
-    let repo = project.repo().unwrap();
-    let tree = repo.tree_at("HEAD").unwrap();
-    let names = vec!["t".to_string()];
-    let case_vars = || {
-        let listing = suites::Listing::list(&project, &repo, (&tree, Some(&tree)), Some(&index)).unwrap();
-        let s = suites::Suites::new(&project, &listing, &names);
-        let (found, _) = s.pick(&repo, Which::Base, "t", None).unwrap();
-        listing.save_index();
-        assert_eq!(found.len(), 1);
-        let vars: Vec<String> = found[0]
-            .suite
-            .case_vars()
-            .iter()
-            .map(|v| v["ticket"].as_str().unwrap().to_string())
-            .collect();
-        vars
+    let tickets = || -> Vec<String> {
+        let picked = picked_at_head(&r, &index);
+        assert_eq!(picked.len(), 1);
+        let vars = picked[0].suite.case_vars();
+        vars.iter().map(|v| v["ticket"].as_str().unwrap().to_string()).collect()
     };
     // Parsed from the file: the defaults apply to the second case.
-    assert_eq!(case_vars(), ["hi", "default"]);
+    assert_eq!(tickets(), ["hi", "default"]);
     // Kept by blob id; changed there, the next listing shows it: it did not
     // read the file again.
     let text = std::fs::read_to_string(&index).unwrap();
     assert!(text.contains(r#"{"ticket":"default"}"#), "{text}");
     std::fs::write(&index, text.replace(r#"{"ticket":"default"}"#, r#"{"ticket":"kept"}"#)).unwrap();
-    assert_eq!(case_vars(), ["hi", "kept"]);
+    assert_eq!(tickets(), ["hi", "kept"]);
 }
 
 #[test]
@@ -1038,33 +1044,12 @@ fn a_tree_with_entries_out_of_git_order_is_still_compared_by_name() {
         .git(&["hash-object", "-w", "-t", "tree", "--literally", "tree.bin"])
         .trim()
         .to_string();
-    r.write("root.txt", &format!("040000 tree {prompts}\tprompts\n"));
-    let root = git_in_with_stdin(
-        r.path(),
-        &["mktree"],
-        &std::fs::read(r.path().join("root.txt")).unwrap(),
-    );
+    let root_entry = format!("040000 tree {prompts}\tprompts\n");
+    let root = git_with_input(r.path(), &["mktree"], Some(root_entry.as_bytes()));
     let commit = r.git(&["commit-tree", root.trim(), "-p", "HEAD", "-m", "hand-made"]);
     r.git(&["update-ref", "refs/heads/odd", commit.trim()]);
 
     let rep = r.diff(&["main", "odd"]);
     let names: Vec<(&str, Status)> = rep.prompts.iter().map(|p| (p.name.as_str(), p.status)).collect();
     assert_eq!(names, vec![("b", Status::Modified)]);
-}
-
-fn git_in_with_stdin(dir: &Path, args: &[&str], input: &[u8]) -> String {
-    use std::io::Write;
-    let mut child = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("git runs");
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "git {args:?}");
-    String::from_utf8(out.stdout).unwrap()
 }
