@@ -221,7 +221,7 @@ impl Prompt {
         let sections = split_sections(&body_lines, body_start + 1, path, &fm)?;
         // Compile every template now: syntax errors belong to parsing.
         let history = history_var(&fm, &sections).map(str::to_string);
-        let compiled = render::compile(path, &sections, history.as_deref())?;
+        let compiled = render::compile(path, &sections, history.as_deref(), like.map(|l| &l.compiled))?;
         Ok(Prompt {
             name: name.to_string(),
             path: path.to_path_buf(),

@@ -39,11 +39,24 @@ fn template_error(path: &Path, section: &Section, e: &minijinja::Error) -> Error
 pub struct Compiled(Arc<CompiledInner>);
 
 struct CompiledInner {
-    env: Environment<'static>,
-    /// Per section: its template's name in `env` (`None`: the history section).
-    names: Vec<Option<String>>,
+    /// Per section: its compiled template (`None`: the history section).
+    sections: Vec<Option<Arc<SectionTemplate>>>,
     used: BTreeMap<String, usize>,
 }
+
+/// One section's template, compiled on its own, so that another version of
+/// the prompt with the same section text (the other side of a diff) shares
+/// it instead of compiling it again.
+struct SectionTemplate {
+    source: String,
+    env: Environment<'static>,
+    /// Top-level variables it reads, with the 0-based line of the first use.
+    vars: Vec<(String, Option<usize>)>,
+}
+
+/// The template's name in its section's environment (no other template is
+/// there: a section cannot include another).
+const TEMPLATE: &str = "section";
 
 impl PartialEq for Compiled {
     /// A function of the sections, which the prompt compares itself.
@@ -60,36 +73,33 @@ impl std::fmt::Debug for Compiled {
     }
 }
 
-/// The name a section's template has in the environment (not a name a
-/// template can guess to include another section).
-fn section_name(i: usize) -> String {
-    format!("\0promptctl-section-{i}")
-}
-
 /// Compile every section; the first syntax error is reported with its file
-/// line. `history_var` is the prompt's history variable, if any.
-pub(super) fn compile(path: &Path, sections: &[Section], history_var: Option<&str>) -> Result<Compiled> {
-    let mut env = environment();
-    let mut names = Vec::with_capacity(sections.len());
-    for (i, s) in sections.iter().enumerate() {
-        names.push(match s.kind {
+/// line. `history_var` is the prompt's history variable, if any. A section
+/// whose text is that of a section of `like` shares its compiled template.
+pub(super) fn compile(
+    path: &Path,
+    sections: &[Section],
+    history_var: Option<&str>,
+    like: Option<&Compiled>,
+) -> Result<Compiled> {
+    let mut compiled = Vec::with_capacity(sections.len());
+    for s in sections {
+        compiled.push(match s.kind {
             SectionKind::Message(_) => {
-                let name = section_name(i);
-                env.add_template_owned(name.clone(), s.template.clone())
-                    .map_err(|e| template_error(path, s, &e))?;
-                Some(name)
+                let same = like.and_then(|l| l.0.sections.iter().flatten().find(|t| t.source == s.template));
+                Some(match same {
+                    Some(t) => Arc::clone(t),
+                    None => Arc::new(compile_section(path, s)?),
+                })
             }
             SectionKind::History => None,
         });
     }
     let mut used = BTreeMap::new();
-    for (s, name) in sections.iter().zip(&names) {
-        let Some(t) = name.as_ref().and_then(|n| env.get_template(n).ok()) else {
-            continue;
-        };
-        for var in t.undeclared_variables(false) {
-            let line = first_use_line(&s.template, &var).map(|l| s.line + l).unwrap_or(s.line);
-            used.entry(var)
+    for (s, t) in sections.iter().zip(&compiled) {
+        for (var, first) in t.iter().flat_map(|t| &t.vars) {
+            let line = first.map(|l| s.line + l).unwrap_or(s.line);
+            used.entry(var.clone())
                 .and_modify(|l: &mut usize| *l = (*l).min(line))
                 .or_insert(line);
         }
@@ -99,7 +109,41 @@ pub(super) fn compile(path: &Path, sections: &[Section], history_var: Option<&st
     {
         used.entry(h.to_string()).or_insert(s.line.saturating_sub(1).max(1));
     }
-    Ok(Compiled(Arc::new(CompiledInner { env, names, used })))
+    Ok(Compiled(Arc::new(CompiledInner {
+        sections: compiled,
+        used,
+    })))
+}
+
+/// Whether section `i` of `a` and section `j` of `b` are one compiled
+/// template.
+#[cfg(test)]
+pub(super) fn shared(a: &Compiled, i: usize, b: &Compiled, j: usize) -> bool {
+    match (&a.0.sections[i], &b.0.sections[j]) {
+        (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+        _ => false,
+    }
+}
+
+fn compile_section(path: &Path, s: &Section) -> Result<SectionTemplate> {
+    let mut env = environment();
+    env.add_template_owned(TEMPLATE, s.template.clone())
+        .map_err(|e| template_error(path, s, &e))?;
+    let vars = env
+        .get_template(TEMPLATE)
+        .map_err(|e| template_error(path, s, &e))?
+        .undeclared_variables(false)
+        .into_iter()
+        .map(|var| {
+            let first = first_use_line(&s.template, &var);
+            (var, first)
+        })
+        .collect();
+    Ok(SectionTemplate {
+        source: s.template.clone(),
+        env,
+        vars,
+    })
 }
 
 /// Top-level variables each section's template reads, with the line of the
@@ -171,10 +215,12 @@ impl<'p> Renderer<'p> {
         for (i, s) in prompt.sections.iter().enumerate() {
             match s.kind {
                 SectionKind::Message(role) => {
-                    let name = compiled.names[i].as_deref().unwrap_or_default();
-                    let t = compiled
+                    let section = compiled.sections[i]
+                        .as_ref()
+                        .ok_or_else(|| Error::at(&prompt.path, Some(s.line), None, "section was not compiled"))?;
+                    let t = section
                         .env
-                        .get_template(name)
+                        .get_template(TEMPLATE)
                         .map_err(|e| template_error(&prompt.path, s, &e))?;
                     let text = t
                         .render(minijinja::value::Serde(&ctx))

@@ -278,3 +278,34 @@ fn parse_like_takes_the_front_matter_of_the_same_yaml_text_and_still_checks_the_
         err.message
     );
 }
+
+#[test]
+fn parse_like_shares_the_compiled_template_of_a_section_with_the_same_text() {
+    let base = parse(TRIAGE).unwrap();
+    // The system section reworded over two lines: the user section's text is
+    // the same, two lines further down.
+    let reworded = TRIAGE.replace(
+        "You are a triage assistant.",
+        "You triage tickets.\nBe brief.\nBe kind.",
+    );
+    let head = Prompt::parse_like("t", Path::new("prompts/t.prompt"), reworded.as_bytes(), Some(&base)).unwrap();
+    assert!(
+        render::shared(&base.compiled, 1, &head.compiled, 1),
+        "the user section is shared"
+    );
+    assert!(
+        !render::shared(&base.compiled, 0, &head.compiled, 0),
+        "the system section is its own"
+    );
+    // Lines of variables are this file's, not the other side's.
+    assert_eq!(render::used_vars(&base)["ticket"], 22);
+    assert_eq!(render::used_vars(&head)["ticket"], 24);
+    let vars: BTreeMap<String, serde_json::Value> =
+        [("ticket".to_string(), serde_json::json!("printer on fire"))].into();
+    let messages = render::render(&head, &vars).unwrap();
+    assert_eq!(messages[0].content, "You triage tickets.\nBe brief.\nBe kind.");
+    assert_eq!(messages[1].content, "Ticket: printer on fire");
+    // Without a prompt to take from, nothing is shared.
+    let alone = parse(TRIAGE).unwrap();
+    assert!(!render::shared(&base.compiled, 1, &alone.compiled, 1));
+}
