@@ -10,6 +10,9 @@
 //! file of a revision by the prompt it tests (the suite index, else a scan),
 //! and [`Suites`] parses only the files placed at a changed prompt (or that
 //! cannot be placed and mention one), remembering each by path and blob.
+//! What parsing a placed file gave (its prompt and case variables) is kept
+//! in the suite index by blob id, so a later diff neither reads nor parses
+//! that file again.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
