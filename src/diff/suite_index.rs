@@ -116,15 +116,15 @@ impl SuiteIndex {
         idx
     }
 
-    /// The suite files (paths under the evals directory, blob ids) of the
-    /// evals tree `id`, when known.
-    pub fn tree(&self, id: git2::Oid) -> Option<Vec<(PathBuf, git2::Oid)>> {
+    /// The suite files of the evals tree `id`, when known: their paths
+    /// joined to `dir` (where that tree is), and blob ids.
+    pub fn tree(&self, id: git2::Oid, dir: &Path) -> Option<Vec<(PathBuf, git2::Oid)>> {
         let (_, text) = self.trees.iter().rev().find(|(t, _)| *t == id)?;
         text.lines()
             .map(|line| {
                 let (hex, path) = line.split_once(' ')?;
                 let blob = git2::Oid::from_str(hex).ok().filter(|_| hex.len() >= 40)?;
-                (!path.is_empty()).then(|| (PathBuf::from(path), blob))
+                (!path.is_empty()).then(|| (dir.join(path), blob))
             })
             .collect()
     }
@@ -340,7 +340,7 @@ mod tests {
             (PathBuf::from("sub dir/b.yaml"), oid("b")),
         ];
         let mut idx = SuiteIndex::open(Some(&path));
-        assert_eq!(idx.tree(t1), None);
+        assert_eq!(idx.tree(t1, Path::new("")), None);
         idx.learn(oid("prompt: a\n"), b"prompt: a\n");
         idx.learn_tree(t1, &files);
         idx.learn_tree(empty, &[]);
@@ -348,9 +348,9 @@ mod tests {
         idx.learn_tree(t2, &[(PathBuf::from("x\ny.yaml"), oid("x"))]);
         idx.save();
         let idx = SuiteIndex::open(Some(&path));
-        assert_eq!(idx.tree(t1), Some(files.clone()));
-        assert_eq!(idx.tree(empty), Some(Vec::new()));
-        assert_eq!(idx.tree(t2), None);
+        assert_eq!(idx.tree(t1, Path::new("")), Some(files.clone()));
+        assert_eq!(idx.tree(empty, Path::new("")), Some(Vec::new()));
+        assert_eq!(idx.tree(t2, Path::new("")), None);
         // The blob entries still read back next to the blocks.
         assert_eq!(idx.get(oid("prompt: a\n")), Some("a"));
 
@@ -358,10 +358,10 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         let bad = text.replace(&format!("{} a.yaml", oid("a")), "zz a.yaml");
         std::fs::write(&path, &bad).unwrap();
-        assert_eq!(SuiteIndex::open(Some(&path)).tree(t1), None);
+        assert_eq!(SuiteIndex::open(Some(&path)).tree(t1, Path::new("")), None);
         let short = text.replace(&format!("tree {t1} 2"), &format!("tree {t1} 9"));
         std::fs::write(&path, &short).unwrap();
-        assert_eq!(SuiteIndex::open(Some(&path)).tree(t1), None);
+        assert_eq!(SuiteIndex::open(Some(&path)).tree(t1, Path::new("")), None);
 
         // Only the newest trees are kept.
         let mut idx = SuiteIndex::open(Some(&path));
@@ -371,9 +371,9 @@ mod tests {
         }
         idx.save();
         let idx = SuiteIndex::open(Some(&path));
-        assert_eq!(idx.tree(many[0]), None);
-        assert_eq!(idx.tree(many[1]), None);
-        assert_eq!(idx.tree(many[MAX_TREES + 1]), Some(files));
+        assert_eq!(idx.tree(many[0], Path::new("")), None);
+        assert_eq!(idx.tree(many[1], Path::new("")), None);
+        assert_eq!(idx.tree(many[MAX_TREES + 1], Path::new("")), Some(files));
     }
 
     #[test]

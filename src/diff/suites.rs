@@ -56,10 +56,15 @@ impl Listing {
     ) -> Result<Listing> {
         let evals = project.evals_dir();
         let mut index = SuiteIndex::open(index_path);
-        let base = Side::new(repo, files_under(repo, base_tree, evals, &mut index)?, &mut index)?;
-        let head = match head_tree {
+        let base_id = repo.subtree_id(base_tree, evals);
+        let base = Side::new(
+            repo,
+            files_under(repo, (base_tree, base_id), evals, &mut index)?,
+            &mut index,
+        )?;
+        let head = match head_tree.map(|t| (t, repo.subtree_id(t, evals))) {
             // The same evals tree on both sides (the common case): no walk.
-            Some(t) if repo.subtree_id(t, evals) == repo.subtree_id(base_tree, evals) => Some(None),
+            Some((_, id)) if id == base_id => Some(None),
             Some(t) => Some(Some(Side::new(
                 repo,
                 files_under(repo, t, evals, &mut index)?,
@@ -123,20 +128,21 @@ impl Side {
     }
 }
 
-/// The files under the evals directory at a tree: from the index when it
-/// knows that evals tree, else walked (and learnt).
+/// The files under the evals directory at a tree (with the id of its evals
+/// tree): from the index when it knows that evals tree, else walked (and
+/// learnt).
 fn files_under(
     repo: &Repo,
-    tree: &git2::Tree<'_>,
+    (tree, evals_id): (&git2::Tree<'_>, Option<git2::Oid>),
     evals: &Path,
     index: &mut SuiteIndex,
 ) -> Result<Vec<(PathBuf, git2::Oid)>> {
-    let Some(id) = repo.subtree_id(tree, evals) else {
+    let Some(id) = evals_id else {
         // No evals directory (or one that cannot be read: the walk says).
         return repo.files_under(tree, evals);
     };
-    if let Some(files) = index.tree(id) {
-        return Ok(files.into_iter().map(|(p, b)| (evals.join(p), b)).collect());
+    if let Some(files) = index.tree(id, evals) {
+        return Ok(files);
     }
     let files = repo.files_under(tree, evals)?;
     let under: Vec<(PathBuf, git2::Oid)> = files

@@ -18,7 +18,7 @@ const HEADER: &str = "promptctl token-count cache v1 prebuilt-bpe-1";
 /// Entries kept at most; the oldest beyond this are dropped on write.
 const MAX_ENTRIES: usize = 200_000;
 
-type Key = (u8, [u8; 16]);
+pub(super) type Key = (u8, [u8; 16]);
 
 struct Cache {
     path: PathBuf,
@@ -34,7 +34,14 @@ fn slot() -> &'static Mutex<Option<Cache>> {
     CACHE.get_or_init(|| Mutex::new(None))
 }
 
-fn key(kind: TokenizerKind, text: &str) -> Key {
+/// Whether a cache is in use (then [`key`] is worth computing).
+static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub(super) fn enabled() -> bool {
+    ENABLED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+pub(super) fn key(kind: TokenizerKind, text: &str) -> Key {
     let tag = match kind {
         TokenizerKind::O200kBase | TokenizerKind::Approx => 0,
         TokenizerKind::Cl100kBase => 1,
@@ -68,6 +75,7 @@ pub fn enable(path: &Path) {
             order,
             dirty: false,
         });
+        ENABLED.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -86,16 +94,14 @@ fn parse_line(line: &str) -> Option<(Key, u64)> {
     Some(((tag, k), n))
 }
 
-pub(super) fn get(kind: TokenizerKind, text: &str) -> Option<u64> {
-    // Hashed before the lock: threads that count at once wait only for the
-    // lookup, not for each other's hashing.
-    let k = key(kind, text);
+/// The count stored under `k` (a [`key`] computed outside the lock: threads
+/// that count at once wait only for the lookup, not for each other's hashing).
+pub(super) fn get(k: &Key) -> Option<u64> {
     let g = slot().lock().ok()?;
-    g.as_ref()?.entries.get(&k).copied()
+    g.as_ref()?.entries.get(k).copied()
 }
 
-pub(super) fn put(kind: TokenizerKind, text: &str, n: u64) {
-    let k = key(kind, text);
+pub(super) fn put(k: Key, n: u64) {
     if let Ok(mut g) = slot().lock()
         && let Some(c) = g.as_mut()
         && c.entries.insert(k, n).is_none()

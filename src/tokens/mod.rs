@@ -40,11 +40,15 @@ pub fn count_text(kind: TokenizerKind, text: &str) -> u64 {
     if text.len() <= SHORT_TEXT {
         return count_uncached(kind, text);
     }
-    if let Some(n) = cache::get(kind, text) {
+    if !cache::enabled() {
+        return count_uncached(kind, text);
+    }
+    let k = cache::key(kind, text);
+    if let Some(n) = cache::get(&k) {
         return n;
     }
     let n = count_uncached(kind, text);
-    cache::put(kind, text, n);
+    cache::put(k, n);
     n
 }
 
