@@ -15,6 +15,15 @@
 //! published files); the patterns are OpenAI's, with the negative look-ahead
 //! `\s+(?!\S)` rewritten as a second pattern `\s+\s` whose last character the
 //! splitter gives back (a DFA has no look-around).
+//!
+//! On Linux with glibc the `promptctl` binary is linked as a fixed-address
+//! (non-PIE) executable: a PIE binary of this size makes the dynamic loader
+//! apply ~34,500 relative relocations and copy-on-write every page of its
+//! 540 KB `.data.rel.ro` before `main` (~140 page faults, 0.3–0.6 ms of
+//! each run; BENCHMARKS.md, "diff"). The libraries, heap and stacks are
+//! still placed at random; the executable's own image is not. Set
+//! `PROMPTCTL_PIE=1` when building to keep a position-independent binary
+//! (distributions that require PIE).
 
 use std::path::Path;
 
@@ -51,6 +60,14 @@ fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=src/tokens/table.rs");
     println!("cargo::rerun-if-changed=src/catalog/models.toml");
+    println!("cargo::rerun-if-env-changed=PROMPTCTL_PIE");
+    let target = |key: &str| std::env::var(key).unwrap_or_default();
+    if target("CARGO_CFG_TARGET_OS") == "linux"
+        && target("CARGO_CFG_TARGET_ENV") == "gnu"
+        && std::env::var_os("PROMPTCTL_PIE").is_none_or(|v| v.is_empty() || v == "0")
+    {
+        println!("cargo::rustc-link-arg-bins=-no-pie");
+    }
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     let out = Path::new(&out);
     catalog(out);

@@ -366,3 +366,17 @@ fn help_lists_every_subcommand_with_its_summary_though_only_the_one_run_is_built
         stderr(&out)
     );
 }
+
+/// build.rs links the binary at a fixed address on Linux/glibc (no start-up
+/// relocation of `.data.rel.ro`; BENCHMARKS.md, "diff"), unless the build
+/// asked for PIE.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn the_binary_is_linked_at_a_fixed_address_unless_pie_was_asked_for() {
+    let bin = std::fs::read(assert_cmd::cargo::cargo_bin("promptctl")).unwrap();
+    assert_eq!(&bin[..4], b"\x7fELF");
+    // e_type: 2 = ET_EXEC (fixed address), 3 = ET_DYN (PIE).
+    let e_type = u16::from_le_bytes([bin[16], bin[17]]);
+    let pie_asked = option_env!("PROMPTCTL_PIE").is_some_and(|v| !v.is_empty() && v != "0");
+    assert_eq!(e_type, if pie_asked { 3 } else { 2 });
+}
