@@ -3,6 +3,7 @@
 //! The library is the product; the `promptctl` binary is one client of it.
 //! Only `cli`, `commands` and `ui` know about clap or the terminal.
 
+pub mod affinity;
 pub mod budget;
 pub mod catalog;
 pub mod ci;

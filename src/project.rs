@@ -26,6 +26,7 @@ impl Source {
     }
 }
 
+#[derive(Clone)]
 pub struct Project {
     pub root: PathBuf,
     pub config: Config,

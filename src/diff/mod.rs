@@ -465,55 +465,48 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
     // the suites those need (each suite once, whichever thread asks first)
     // and measure. A prompt read before the suite listing is ready waits in
     // `ready` for whichever thread gets to it first.
-    let shared = Shared {
-        listing: std::sync::OnceLock::new(),
-        batch: std::sync::OnceLock::new(),
-        next: std::sync::atomic::AtomicUsize::new(0),
-        ready: std::sync::Mutex::new(Vec::new()),
-    };
-    let list = |repo: &Repo| -> Result<suites::Listing> {
-        let base_tree = repo.find_tree(base_tree_id)?;
-        let head_tree = head_tree_id.map(|id| repo.find_tree(id)).transpose()?;
-        suites::Listing::list(project, repo, (&base_tree, head_tree.as_ref()), index_path())
-    };
-    let suites = std::sync::OnceLock::new();
-    let work = Work {
-        project,
-        context: spec.context,
-        shared: &shared,
-        suites: &suites,
-        list: &list,
-    };
-    let (mut done, helper_done) = std::thread::scope(|scope| -> Result<_> {
+    let shared = std::sync::Arc::new(Shared::default());
+    let list = |repo: &Repo| list_at(project, repo, (base_tree_id, head_tree_id), index_path());
+    let (mut done, helper_done) = {
         // Whatever happens on this thread, the other must not wait for the
         // changed prompts forever: an early return leaves `None` for it.
         let _unblock = SetOnDrop(&shared.batch);
+        // The second thread owns what it uses (its own repository handle
+        // and copy of the project), so that it can be placed on another CPU
+        // as soon as it exists (`affinity`); it is joined below.
         let helper = {
-            let (work, shared) = (&work, &shared);
+            let shared = std::sync::Arc::clone(&shared);
+            let project = project.clone();
             let location = repo.location();
-            scope.spawn(move || -> Done {
-                let mut done = Done::default();
-                // Nothing changed and already known: no listing to make.
-                if shared
-                    .batch
-                    .get()
-                    .is_some_and(|b| b.as_ref().is_none_or(|b| b.cands.is_empty()))
-                {
-                    return done;
-                }
-                let repo = location.open();
-                shared
-                    .listing
-                    .get_or_init(|| repo.as_ref().map_err(Clone::clone).and_then(&list));
-                if let (Ok(repo), Some(batch)) = (&repo, shared.batch.wait()) {
-                    work.run(repo, batch, &mut done);
-                }
-                if let Ok(repo) = repo {
-                    repo.close();
-                }
-                done
-            })
+            let context = spec.context;
+            std::thread::Builder::new()
+                .name("promptctl-diff".into())
+                .spawn(move || -> Done {
+                    // Nothing changed and already known: nothing to open.
+                    let nothing = |b: &Option<Batch>| b.as_ref().is_none_or(|b| b.cands.is_empty());
+                    if shared.batch.get().is_some_and(nothing) {
+                        return Done::default();
+                    }
+                    let list = |repo: &Repo| list_at(&project, repo, (base_tree_id, head_tree_id), index_path());
+                    match location.open() {
+                        Ok(repo) => {
+                            let done = help(&shared, &project, context, &repo, &list);
+                            repo.close();
+                            done
+                        }
+                        Err(e) => {
+                            // Listed as failed: the caller reports it.
+                            let _ = shared.listing.set(Err(e));
+                            Done::default()
+                        }
+                    }
+                })
         };
+        // On a VM whose idle vCPUs are slow to wake (or a scheduler that
+        // packs threads onto one CPU) a new thread can wait a millisecond or
+        // two for a CPU; each thread keeps a CPU of its own until the join.
+        let _pinned = helper.as_ref().ok().and_then(crate::affinity::split);
+        let helper = helper.map_err(|e| Error::external(format!("cannot start a thread: {e}")))?;
 
         let mut cands = Vec::new();
         for c in repo.changes(&base_tree, &target, dir)? {
@@ -543,13 +536,13 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
         let _ = shared.batch.set(Some(Batch { cands, names }));
         let mut done = Done::default();
         if let Some(Some(batch)) = shared.batch.get() {
-            work.run(&repo, batch, &mut done);
+            Work::new(project, spec.context, &shared, &list).run(&repo, batch, &mut done);
         }
         let helper_done = helper
             .join()
             .map_err(|_| Error::external("measuring the changed prompts failed"))?;
-        Ok((done, helper_done))
-    })?;
+        (done, helper_done)
+    };
     done.merge(helper_done);
     let any = shared
         .batch
@@ -565,10 +558,12 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
     if let Some((_, e)) = done.errors.into_iter().min_by_key(|(i, _)| *i) {
         return Err(e);
     }
-    let warnings = suites
-        .get()
-        .map(|s: &suites::Suites<'_>| s.warnings((&labels.0, &labels.1)))
-        .unwrap_or_default();
+    let warnings = match (shared.listing.get(), shared.batch.get()) {
+        (Some(Ok(listing)), Some(Some(batch))) => {
+            suites::Suites::new(project, listing, &batch.names, &shared.memo).warnings((&labels.0, &labels.1))
+        }
+        _ => Vec::new(),
+    };
     let (mut prompts, mut skipped) = (done.prompts, done.skipped);
     drop((target, base_tree, base_commit));
     repo.close();
@@ -627,6 +622,7 @@ struct ReadCandidate {
 }
 
 /// What the two threads share.
+#[derive(Default)]
 struct Shared {
     listing: std::sync::OnceLock<Result<suites::Listing>>,
     /// `None`: the thread that diffs the trees stopped early.
@@ -635,15 +631,44 @@ struct Shared {
     next: std::sync::atomic::AtomicUsize,
     /// Prompts read before the suite listing was ready, by position.
     ready: std::sync::Mutex<Vec<(usize, ReadCandidate)>>,
+    /// The suites either thread parsed.
+    memo: suites::Memo,
 }
+
+/// The suite files of both trees (no head tree: the index or the working
+/// tree), placed by prompt.
+fn list_at(
+    project: &Project,
+    repo: &Repo,
+    (base, head): (git2::Oid, Option<git2::Oid>),
+    index: Option<&Path>,
+) -> Result<suites::Listing> {
+    let base_tree = repo.find_tree(base)?;
+    let head_tree = head.map(|id| repo.find_tree(id)).transpose()?;
+    suites::Listing::list(project, repo, (&base_tree, head_tree.as_ref()), index)
+}
+
+/// The second thread's part, its repository open: the suite listing (unless
+/// it is there), then changed prompts until none is left.
+fn help(shared: &Shared, project: &Project, context: usize, repo: &Repo, list: &ListFn<'_>) -> Done {
+    let mut done = Done::default();
+    shared.listing.get_or_init(|| list(repo));
+    if let Some(batch) = shared.batch.wait() {
+        Work::new(project, context, shared, list).run(repo, batch, &mut done);
+    }
+    done
+}
+
+type ListFn<'a> = dyn Fn(&Repo) -> Result<suites::Listing> + 'a;
 
 /// One thread's share of the measuring.
 struct Work<'s> {
     project: &'s Project,
     context: usize,
     shared: &'s Shared,
-    suites: &'s std::sync::OnceLock<suites::Suites<'s>>,
-    list: &'s (dyn Fn(&Repo) -> Result<suites::Listing> + Sync),
+    /// This thread's view of the suites (what is parsed is shared).
+    suites: std::sync::OnceLock<suites::Suites<'s>>,
+    list: &'s ListFn<'s>,
 }
 
 /// What one thread measured; errors by the changed prompt's position.
@@ -663,6 +688,16 @@ impl Done {
 }
 
 impl<'s> Work<'s> {
+    fn new(project: &'s Project, context: usize, shared: &'s Shared, list: &'s ListFn<'s>) -> Work<'s> {
+        Work {
+            project,
+            context,
+            shared,
+            suites: std::sync::OnceLock::new(),
+            list,
+        }
+    }
+
     /// Take changed prompts until none is left: read both sides, then
     /// measure, or leave the prompt to `ready` while the suite listing is
     /// not there yet (it is made on the other thread meanwhile). Returns
@@ -708,14 +743,14 @@ impl<'s> Work<'s> {
         }
     }
 
-    fn suites_if_listed(&self, batch: &'s Batch) -> Option<&'s suites::Suites<'s>> {
+    fn suites_if_listed(&self, batch: &'s Batch) -> Option<&suites::Suites<'s>> {
         if let Some(s) = self.suites.get() {
             return Some(s);
         }
         match self.shared.listing.get() {
             Some(Ok(listing)) => Some(
                 self.suites
-                    .get_or_init(|| suites::Suites::new(self.project, listing, &batch.names)),
+                    .get_or_init(|| suites::Suites::new(self.project, listing, &batch.names, &self.shared.memo)),
             ),
             _ => None,
         }

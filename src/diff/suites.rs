@@ -171,29 +171,40 @@ enum Parsed {
 }
 
 /// The suites of a diff, parsed on demand by the threads that measure the
-/// changed prompts, each file once.
+/// changed prompts, each file once: what was parsed lives in a [`Memo`] the
+/// threads share; each thread reads through its own `Suites`, with its own
+/// (equal) project.
 pub(super) struct Suites<'a> {
     project: &'a Project,
     listing: &'a Listing,
     /// Every changed prompt's names (old and new): a file the index cannot
     /// place is parsed when it mentions one of them.
     names: &'a [String],
-    parsed: Mutex<HashMap<(PathBuf, git2::Oid), ParsedRef>>,
+    parsed: &'a Mutex<HashMap<(PathBuf, git2::Oid), ParsedRef>>,
     /// The working tree's suites that mention a changed prompt (when the
     /// head is the index or the working tree), read once, with warnings.
-    work: OnceLock<Result<(Vec<SuiteFile>, Vec<String>)>>,
+    work: &'a WorkSuites,
 }
+
+/// What the threads of one diff have parsed.
+#[derive(Default)]
+pub(super) struct Memo {
+    parsed: Mutex<HashMap<(PathBuf, git2::Oid), ParsedRef>>,
+    work: WorkSuites,
+}
+
+type WorkSuites = OnceLock<Result<(Vec<SuiteFile>, Vec<String>)>>;
 
 type ParsedRef = std::sync::Arc<Parsed>;
 
 impl<'a> Suites<'a> {
-    pub(super) fn new(project: &'a Project, listing: &'a Listing, names: &'a [String]) -> Suites<'a> {
+    pub(super) fn new(project: &'a Project, listing: &'a Listing, names: &'a [String], memo: &'a Memo) -> Suites<'a> {
         Suites {
             project,
             listing,
             names,
-            parsed: Mutex::new(HashMap::new()),
-            work: OnceLock::new(),
+            parsed: &memo.parsed,
+            work: &memo.work,
         }
     }
 

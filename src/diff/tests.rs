@@ -951,7 +951,8 @@ fn picked_at_head(r: &Repo, index: &Path) -> Vec<SuiteFile> {
     let tree = repo.tree_at("HEAD").unwrap();
     let names = vec!["t".to_string()];
     let listing = suites::Listing::list(&project, &repo, (&tree, Some(&tree)), Some(index)).unwrap();
-    let picked = suites::Suites::new(&project, &listing, &names)
+    let memo = suites::Memo::default();
+    let picked = suites::Suites::new(&project, &listing, &names, &memo)
         .pick(&repo, Which::Base, "t", None)
         .unwrap()
         .0;
