@@ -4,7 +4,8 @@
 #
 #   bash scripts/bench-diff.sh
 #
-# Builds the release binary and generates, with git fast-import:
+# Builds the release binary (and examples/paired.rs) and generates, with
+# git fast-import:
 #   big:   10,000 prompts added over 200 commits (200 eval suites), tag `base`;
 #          `head20` changes 20 prompts, `head1` (a branch off base) changes 1.
 #   small: the same shape at 1,000 prompts over 20 commits, to show that the
@@ -12,8 +13,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "install hyperfine (apt-get install -y hyperfine)"; exit 1; }
-cargo build --release --quiet
+cargo build --release --quiet --example paired
 bin="$PWD/target/release/promptctl"
+paired="$PWD/target/release/examples/paired"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -142,6 +144,12 @@ for n in names:
 PY
 }
 
+# Paired runs (examples/paired.rs): promptctl and git take turns run by run,
+# 200 runs each; the ratio is taken per turn, so a slow minute slows both.
+echo "## 20 changed prompts (paired runs)"
+"$paired" 200 "$bin" -C "$tmp/big" diff base head20 --format json -- git -C "$tmp/big" diff --stat base head20
+echo "## 1 changed prompt (paired runs)"
+"$paired" 200 "$bin" -C "$tmp/big" diff base head1 --format json -- git -C "$tmp/big" diff --stat base head1
 echo "## 20 changed prompts (interleaved rounds)"
 rounds twenty_rounds \
   -n "promptctl diff base head20 --format json (10,000 prompts)" "$bin -C $tmp/big diff base head20 --format json" \
