@@ -52,6 +52,28 @@ pub fn split<T>(_other: &std::thread::JoinHandle<T>) -> Option<Pinned> {
     None
 }
 
+/// The CPUs the calling thread may run on (`None` off Linux or on error).
+#[cfg(target_os = "linux")]
+pub fn allowed_cpus() -> Option<Vec<usize>> {
+    // SAFETY: as in `split`; `c` stays below CPU_SETSIZE.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return None;
+        }
+        Some(
+            (0..libc::CPU_SETSIZE as usize)
+                .filter(|&c| libc::CPU_ISSET(c, &set))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn allowed_cpus() -> Option<Vec<usize>> {
+    None
+}
+
 #[cfg(target_os = "linux")]
 impl Drop for Pinned {
     fn drop(&mut self) {
@@ -66,37 +88,22 @@ impl Drop for Pinned {
 mod tests {
     use super::*;
 
-    fn mask() -> libc::cpu_set_t {
-        // SAFETY: as in `split`.
-        unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            assert_eq!(
-                libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
-                0
-            );
-            set
-        }
-    }
-
-    fn cpus(set: &libc::cpu_set_t) -> Vec<usize> {
-        // SAFETY: `c` is below CPU_SETSIZE.
-        (0..libc::CPU_SETSIZE as usize)
-            .filter(|&c| unsafe { libc::CPU_ISSET(c, set) })
-            .collect()
+    fn cpus() -> Vec<usize> {
+        allowed_cpus().expect("sched_getaffinity")
     }
 
     #[test]
     fn the_two_threads_get_disjoint_cpus_and_the_caller_gets_its_own_back() {
         // Run on a thread of its own: the test harness's threads keep theirs.
         std::thread::spawn(|| {
-            let before = cpus(&mask());
+            let before = cpus();
             let (tx, rx) = std::sync::mpsc::channel::<()>();
             let other = std::thread::spawn(move || {
                 rx.recv().unwrap();
-                cpus(&mask())
+                cpus()
             });
             let pinned = split(&other);
-            let mine = cpus(&mask());
+            let mine = cpus();
             tx.send(()).unwrap();
             let theirs = other.join().unwrap();
             match pinned {
@@ -109,7 +116,7 @@ mod tests {
                     all.sort();
                     assert_eq!(all, before);
                     drop(p);
-                    assert_eq!(cpus(&mask()), before, "the caller's CPUs are restored");
+                    assert_eq!(cpus(), before, "the caller's CPUs are restored");
                 }
             }
         })

@@ -479,6 +479,8 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
             let project = project.clone();
             let location = repo.location();
             let context = spec.context;
+            #[cfg(test)]
+            let spawner = std::thread::current().id();
             std::thread::Builder::new()
                 .name("promptctl-diff".into())
                 .spawn(move || -> Done {
@@ -491,6 +493,8 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
                     match location.open() {
                         Ok(repo) => {
                             let done = help(&shared, &project, context, &repo, &list);
+                            #[cfg(test)]
+                            tests::helper_ran_on(spawner, crate::affinity::allowed_cpus());
                             repo.close();
                             done
                         }

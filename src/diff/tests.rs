@@ -140,6 +140,50 @@ fn hunk_sum(s: &SectionDiff) -> i64 {
     s.hunks.iter().map(|h| h.tokens_delta).sum()
 }
 
+/// The CPUs each diff's second thread was allowed once it had measured, by
+/// the thread that called `compare` (tests run side by side).
+static HELPER_CPUS: std::sync::Mutex<Vec<(std::thread::ThreadId, Option<Vec<usize>>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+pub(super) fn helper_ran_on(spawner: std::thread::ThreadId, cpus: Option<Vec<usize>>) {
+    HELPER_CPUS.lock().unwrap().push((spawner, cpus));
+}
+
+#[test]
+fn the_second_thread_measures_on_other_cpus_and_the_caller_gets_its_own_back() {
+    let r = Repo::new();
+    r.write("prompts/a.prompt", PLAIN);
+    r.commit("one");
+    r.write(
+        "prompts/a.prompt",
+        &PLAIN.replace("Answer briefly.", "Answer in one sentence."),
+    );
+    r.commit("two");
+    let before = crate::affinity::allowed_cpus();
+    let rep = r.diff(&["HEAD~1", "HEAD"]);
+    assert_eq!(rep.prompts.len(), 1);
+    assert_eq!(
+        crate::affinity::allowed_cpus(),
+        before,
+        "the caller's CPUs are restored"
+    );
+    let me = std::thread::current().id();
+    let helper: Vec<_> = HELPER_CPUS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, _)| *t == me)
+        .cloned()
+        .collect();
+    assert_eq!(helper.len(), 1, "one second thread, which measured");
+    if let (Some(all), Some(theirs)) = (&before, &helper[0].1)
+        && all.len() >= 2
+    {
+        assert_eq!(theirs.len(), all.len() - 1, "{theirs:?} of {all:?}");
+        assert!(theirs.iter().all(|c| all.contains(c)), "{theirs:?} of {all:?}");
+    }
+}
+
 #[test]
 fn modified_prompt_has_message_hunk_and_total_deltas_that_agree() {
     let r = Repo::new();
