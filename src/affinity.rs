@@ -25,8 +25,8 @@ pub fn split<T>(other: &std::thread::JoinHandle<T>) -> Option<Pinned> {
     // SAFETY: plain libc calls on stack-allocated `cpu_set_t`s of the size
     // passed; `other` is a live, not yet joined thread (it is borrowed).
     unsafe {
-        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, size, &mut allowed) != 0 || libc::CPU_COUNT(&allowed) < 2 {
+        let allowed = own_mask()?;
+        if libc::CPU_COUNT(&allowed) < 2 {
             return None;
         }
         let cpu = usize::try_from(libc::sched_getcpu()).ok()?;
@@ -52,25 +52,31 @@ pub fn split<T>(_other: &std::thread::JoinHandle<T>) -> Option<Pinned> {
     None
 }
 
-/// The CPUs the calling thread may run on (`None` off Linux or on error).
+/// The calling thread's CPU affinity mask.
 #[cfg(target_os = "linux")]
-pub fn allowed_cpus() -> Option<Vec<usize>> {
-    // SAFETY: as in `split`; `c` stays below CPU_SETSIZE.
+fn own_mask() -> Option<libc::cpu_set_t> {
+    // SAFETY: a zeroed `cpu_set_t` is a valid empty set, filled in place
+    // for the size passed.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return None;
-        }
-        Some(
-            (0..libc::CPU_SETSIZE as usize)
-                .filter(|&c| libc::CPU_ISSET(c, &set))
-                .collect(),
-        )
+        (libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0).then_some(set)
     }
 }
 
-#[cfg(not(target_os = "linux"))]
-pub fn allowed_cpus() -> Option<Vec<usize>> {
+/// The CPUs the calling thread may run on (`None` off Linux or on error).
+#[cfg(all(test, target_os = "linux"))]
+pub(crate) fn allowed_cpus() -> Option<Vec<usize>> {
+    let set = own_mask()?;
+    // SAFETY: `c` stays below CPU_SETSIZE.
+    Some(
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+            .collect(),
+    )
+}
+
+#[cfg(all(test, not(target_os = "linux")))]
+pub(crate) fn allowed_cpus() -> Option<Vec<usize>> {
     None
 }
 
