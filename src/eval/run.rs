@@ -1332,8 +1332,8 @@ async fn call(
             match cached {
                 Some(r) => {
                     tally.rec.cache_hits += 1;
-                    let ms = r.latency_ms;
-                    (r, Some(ms))
+                    let ms = p.measures_latency().then_some(r.latency_ms);
+                    (r, ms)
                 }
                 None => {
                     if caller.paid && !ctx.may_spend() {
@@ -1348,8 +1348,8 @@ async fn call(
                         // A cache that cannot be written costs speed, not correctness.
                         eprintln!("warning: response cache: {}", e.message);
                     }
-                    let ms = r.latency_ms;
-                    (r, Some(ms))
+                    let ms = p.measures_latency().then_some(r.latency_ms);
+                    (r, ms)
                 }
             }
         }
@@ -1368,7 +1368,7 @@ async fn call(
     if caller.record
         && let Some(rec) = &pair.recorder
     {
-        let entry = Entry::new(
+        let mut entry = Entry::new(
             case,
             &pair.target().id,
             step,
@@ -1380,6 +1380,8 @@ async fn call(
                 ..resp.clone()
             },
         );
+        // Not measured stays not measured when replayed.
+        entry.latency_ms = latency;
         rec.entries.lock().unwrap_or_else(|e| e.into_inner()).push(entry);
         rec.ran
             .lock()

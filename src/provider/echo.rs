@@ -1,8 +1,6 @@
 //! The offline `echo` provider: answers with the last user message, so suites
 //! and CI pipelines can run end to end without a network or a key. It reports
-//! no usage (the runner counts tokens) and stops naturally.
-
-use std::time::Instant;
+//! no usage (the runner counts tokens) and no latency, and stops naturally.
 
 use super::{BoxFuture, ChatRequest, ChatResponse, FinishReason, Provider, ProviderError};
 use crate::prompt::message::Role;
@@ -14,8 +12,12 @@ impl Provider for Echo {
         "echo"
     }
 
+    /// Echo answers in microseconds; a figure in ms would be noise.
+    fn measures_latency(&self) -> bool {
+        false
+    }
+
     fn complete<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
-        let start = Instant::now();
         let text = req
             .messages
             .iter()
@@ -23,13 +25,12 @@ impl Provider for Echo {
             .find(|m| m.role == Role::User)
             .map(|m| m.content.clone())
             .unwrap_or_default();
-        let latency_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         Box::pin(std::future::ready(Ok(ChatResponse {
             text,
             finish_reason: FinishReason::Stop,
             usage: None,
             model: Some(req.model.clone()),
-            latency_ms,
+            latency_ms: 0,
             attempts: 1,
         })))
     }

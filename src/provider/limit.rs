@@ -75,6 +75,10 @@ impl Provider for Limited {
         self.inner.id()
     }
 
+    fn measures_latency(&self) -> bool {
+        self.inner.measures_latency()
+    }
+
     fn complete<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
         Box::pin(async move {
             // A slot first, then the pace: a request that got its turn from
@@ -319,5 +323,16 @@ mod tests {
         for (got, want) in starts.iter().zip(expected) {
             assert!(close(*got, want), "starts {starts:?}");
         }
+    }
+
+    #[test]
+    fn wrappers_keep_the_inner_providers_latency_flag() {
+        use crate::provider::retry::{Retry, RetryPolicy};
+        let echo: Arc<dyn Provider> = Arc::new(crate::provider::echo::Echo);
+        let limited: Arc<dyn Provider> = Arc::new(Limited::new(echo, Limits::default()));
+        assert!(!limited.measures_latency());
+        assert!(!Retry::new(limited, RetryPolicy::default()).measures_latency());
+        let timed: Arc<dyn Provider> = Arc::new(Probe::default());
+        assert!(Retry::new(timed, RetryPolicy::default()).measures_latency());
     }
 }

@@ -291,6 +291,12 @@ pub trait Provider: Send + Sync {
     /// Send one request. Transports make exactly one attempt; [`Retry`] and
     /// [`Limited`] add retries and pacing around them.
     fn complete<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, ProviderError>>;
+
+    /// Whether `latency_ms` is a provider's answer time worth reporting. An
+    /// offline provider answers in no time: its latency is not measured.
+    fn measures_latency(&self) -> bool {
+        true
+    }
 }
 
 /// Settings of one provider: a `[providers.<id>]` table in promptctl.toml.

@@ -85,6 +85,10 @@ impl Provider for Retry {
         self.inner.id()
     }
 
+    fn measures_latency(&self) -> bool {
+        self.inner.measures_latency()
+    }
+
     /// The response has `attempts` set; an error that ends retrying says
     /// after how many attempts and why.
     fn complete<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {

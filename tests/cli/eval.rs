@@ -174,6 +174,25 @@ fn a_failing_suite_is_exit_1() {
     );
 }
 
+/// Echo answers in no time: its latency is "not measured", in the report and
+/// in a recording, never a 0 or 1 ms that depends on the machine's load.
+#[test]
+fn echo_answers_are_not_timed() {
+    let env = TestEnv::with_example();
+    let args = ["eval", "--provider", "echo", "evals/rag/answer.yaml"];
+    let out = env.run(&args);
+    assert!(stdout(&out).contains("  latency  not measured\n"), "{}", stdout(&out));
+    let out = env.run(&[&args[..], &["--format", "json", "--record"]].concat());
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let j = json(&out);
+    let stats = &j["results"][0]["stats"];
+    assert_eq!(stats["calls"], 3, "{j}");
+    assert!(stats["latency_ms"].is_null(), "{stats}");
+    let recording = env.read("evals/rag/answer.responses.yaml");
+    assert!(recording.contains("storage on pro"), "{recording}");
+    assert!(!recording.contains("latency_ms"), "{recording}");
+}
+
 #[test]
 fn an_unreachable_provider_is_exit_3() {
     let env = TestEnv::with_example();
