@@ -1,7 +1,7 @@
 //! Paired wall-clock comparison of commands, for benchmarks on noisy
 //! machines (scripts/bench-diff.sh).
 //!
-//!     cargo run --release --example paired -- N CMD [ARGS...] -- CMD [ARGS...] [-- ...]
+//!     cargo run --release --example paired -- [--prepare SHELL] N CMD [ARGS...] -- CMD [ARGS...] [-- ...]
 //!
 //! Runs every command N times, taking turns run by run (A B B A, A B B A,
 //! ...), with stdout and stderr to /dev/null, after three warm-up runs each.
@@ -11,13 +11,24 @@
 //! a slow minute on a shared machine slows both and leaves their ratio, where
 //! separate runs of each (or hyperfine's one command after the other) can put
 //! it on one side only.
+//!
+//! `--prepare SHELL` runs `sh -c SHELL` before every run (warm-ups too),
+//! untimed, as hyperfine's `--prepare` does: to remove a cache, say.
 
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: paired N CMD [ARGS...] -- CMD [ARGS...] [-- ...]";
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "usage: paired [--prepare SHELL] N CMD [ARGS...] -- CMD [ARGS...] [-- ...]";
+    let prepare = match args.first().map(String::as_str) {
+        Some("--prepare") if args.len() > 1 => {
+            let shell = args.remove(1);
+            args.remove(0);
+            Some(shell)
+        }
+        _ => None,
+    };
     let Some((n, rest)) = args.split_first() else {
         eprintln!("{usage}");
         std::process::exit(2);
@@ -32,6 +43,17 @@ fn main() {
         std::process::exit(2);
     }
     let run = |cmd: &[String]| -> f64 {
+        if let Some(shell) = &prepare {
+            let ok = Command::new("sh")
+                .args(["-c", shell])
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                eprintln!("--prepare {shell:?} failed");
+                std::process::exit(1);
+            }
+        }
         let start = Instant::now();
         let status = Command::new(&cmd[0])
             .args(&cmd[1..])

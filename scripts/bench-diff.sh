@@ -148,6 +148,8 @@ PY
 # 200 runs each; the ratio is taken per turn, so a slow minute slows both.
 echo "## 20 changed prompts (paired runs)"
 "$paired" 200 "$bin" -C "$tmp/big" diff base head20 --format json -- git -C "$tmp/big" diff --stat base head20
+echo "## 20 changed prompts, cold (paired runs; .promptctl/ removed before every run, untimed)"
+"$paired" --prepare "rm -rf $tmp/big/.promptctl" 200 "$bin" -C "$tmp/big" diff base head20 --format json -- git -C "$tmp/big" diff --stat base head20
 echo "## 1 changed prompt (paired runs)"
 "$paired" 200 "$bin" -C "$tmp/big" diff base head1 --format json -- git -C "$tmp/big" diff --stat base head1
 echo "## 20 changed prompts (interleaved rounds)"
