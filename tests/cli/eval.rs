@@ -193,6 +193,27 @@ fn echo_answers_are_not_timed() {
     assert!(!recording.contains("latency_ms"), "{recording}");
 }
 
+/// A latency assertion cannot pass on an answer that was not timed: it
+/// fails and says why, as it does on a hand-written recording.
+#[test]
+fn a_latency_assertion_on_echo_fails_as_not_measured() {
+    let env = TestEnv::new();
+    env.write("promptctl.toml", "");
+    env.write("prompts/hello.prompt", "user:\nSay {{ word }}.\n");
+    env.write(
+        "evals/hello.yaml",
+        "prompt: hello\ncases:\n  - name: quick\n    vars: {word: hi}\n    assert:\n      - {type: contains, value: hi}\n      - {type: max-latency-ms, value: 60000}\n",
+    );
+    let out = env.run(&["eval", "--provider", "echo"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("✗ quick"), "{text}");
+    assert!(
+        text.contains("max-latency-ms: no latency was measured for this response"),
+        "{text}"
+    );
+}
+
 #[test]
 fn an_unreachable_provider_is_exit_3() {
     let env = TestEnv::with_example();
