@@ -145,7 +145,8 @@ impl DiffSpec {
 
 // ----------------------------------------------------------------- report
 
-/// `promptctl diff`'s report. Key order is field order.
+/// `promptctl diff`'s report. Key order is field order; the JSON Schema is
+/// `schema/diff.schema.json` (the tests hold every report to it).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DiffReport {
     pub base: Endpoint,

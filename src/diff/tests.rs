@@ -74,8 +74,72 @@ impl Repo {
         let revs: Vec<String> = revs.iter().map(|s| s.to_string()).collect();
         let mut spec = DiffSpec::parse(&revs, cached)?;
         spec.limits = limits.iter().map(|s| s.to_string()).collect();
-        compare(&self.project(), &spec)
+        let report = compare(&self.project(), &spec)?;
+        assert_matches_schema(&report);
+        Ok(report)
     }
+}
+
+/// Every report the tests make matches the documented JSON schema
+/// (`schema/diff.schema.json`), keys in the schema's order.
+fn assert_matches_schema(report: &DiffReport) {
+    use serde_json::Value;
+    static SCHEMA: std::sync::OnceLock<(jsonschema::Validator, Vec<Vec<String>>)> = std::sync::OnceLock::new();
+    let (validator, orders) = SCHEMA.get_or_init(|| {
+        let schema: Value = serde_json::from_str(include_str!("../../schema/diff.schema.json")).unwrap();
+        // Each `properties` of the schema, its keys in order.
+        fn orders(v: &Value, out: &mut Vec<Vec<String>>) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(Value::Object(props)) = m.get("properties") {
+                        out.push(props.keys().cloned().collect());
+                    }
+                    m.values().for_each(|x| orders(x, out));
+                }
+                Value::Array(a) => a.iter().for_each(|x| orders(x, out)),
+                _ => {}
+            }
+        }
+        let mut o = Vec::new();
+        orders(&schema, &mut o);
+        (
+            jsonschema::validator_for(&schema).expect("the shipped schema compiles"),
+            o,
+        )
+    });
+    let json = serde_json::to_value(report).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&json)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the report does not match schema/diff.schema.json: {errors:#?}\n{json:#}"
+    );
+    // An object whose keys are those of a schema object has them in its order.
+    fn check(v: &Value, orders: &[Vec<String>]) {
+        match v {
+            Value::Object(m) => {
+                let keys: Vec<&String> = m.keys().collect();
+                let mut sorted = keys.clone();
+                sorted.sort();
+                for order in orders {
+                    let mut o: Vec<&String> = order.iter().collect();
+                    o.sort();
+                    if o == sorted {
+                        assert!(
+                            keys.iter().copied().eq(order.iter()),
+                            "keys {keys:?}, schema order {order:?}"
+                        );
+                    }
+                }
+                m.values().for_each(|x| check(x, orders));
+            }
+            Value::Array(a) => a.iter().for_each(|x| check(x, orders)),
+            _ => {}
+        }
+    }
+    check(&json, orders);
 }
 
 fn git_in(dir: &Path, args: &[&str]) -> String {
@@ -719,6 +783,7 @@ fn a_project_below_the_repository_root_works() {
     r.write("prompts/outside.prompt", &PLAIN.replace("hello", "hi"));
     let project = Project::discover(&r.path().join("svc")).unwrap();
     let rep = compare(&project, &DiffSpec::new(Base::Rev("HEAD".into()), Head::WorkTree)).unwrap();
+    assert_matches_schema(&rep);
     let names: Vec<&str> = rep.prompts.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, vec!["a"]);
     assert_eq!(rep.prompts[0].new_path.as_deref(), Some(Path::new("prompts/a.prompt")));
