@@ -22,6 +22,12 @@ fn located(e: &serde_saphyr::Error, path: &Path, line_offset: usize) -> Error {
     let col = loc.map(|l| l.column() as usize);
     let raw = e.without_snippet().to_string();
     let msg = clean_message(&raw);
+    if let Some(key) = duplicate_key(&msg) {
+        // serde-saphyr's message ends with advice for its API's callers.
+        return Error::at(path, line, col, format!("duplicate key `{key}`")).hint(format!(
+            "a key appears once in a mapping: merge the two `{key}` entries or remove one"
+        ));
+    }
     let mut err = Error::at(path, line, col, &msg);
     if let Some((what, name, expected)) = unknown_name(&msg) {
         let hint = suggest(&name, expected.iter().map(String::as_str));
@@ -41,6 +47,13 @@ fn clean_message(raw: &str) -> String {
     let first = raw.lines().next().unwrap_or(raw).trim();
     let cut = first.find(" at line ").map(|i| &first[..i]).unwrap_or(first);
     cut.trim_end_matches('.').to_string()
+}
+
+/// `duplicate mapping key: cases, set DuplicateKeyPolicy in Options if
+/// acceptable` → `cases`.
+fn duplicate_key(msg: &str) -> Option<&str> {
+    let rest = msg.strip_prefix("duplicate mapping key: ")?;
+    Some(rest.split(", set ").next().unwrap_or(rest).trim())
 }
 
 /// `unknown field `x`, expected one of a, b` → ("field", "x", ["a", "b"]);
@@ -126,6 +139,17 @@ mod tests {
     fn wrong_type_names_line() {
         let err = from_str::<Doc>("max_tokens: lots\n", Path::new("a.prompt"), 1).unwrap_err();
         assert!(err.message.starts_with("a.prompt:2:"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_duplicate_key_names_it_and_line_without_the_parsers_api_advice() {
+        let err = from_str::<Doc>("max_tokens: 1\nmax_tokens: 2\n", Path::new("a.yaml"), 0).unwrap_err();
+        assert_eq!(err.message, "a.yaml:2:1: duplicate key `max_tokens`");
+        assert!(
+            err.hints[0].contains("merge the two `max_tokens` entries"),
+            "{:?}",
+            err.hints
+        );
     }
 
     #[test]
