@@ -22,8 +22,8 @@ pub enum SuitesFrom {
     /// or its revision has none for the prompt and the other side is the
     /// working tree).
     WorkingTree,
-    /// The other revision's suites (this side's revision has none for the
-    /// prompt).
+    /// The other revision's suites (this side has none for the prompt that
+    /// parses; for the index or the working tree: the base revision's).
     OtherRevision,
 }
 

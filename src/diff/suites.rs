@@ -2,8 +2,8 @@
 //! revision that test the prompt; when there are none, the other side's (the
 //! other revision's, or the working tree's when that is the other side), so
 //! both sides are measured on the same cases. The index and the working tree
-//! use the working tree's. A diff between two revisions depends on those two
-//! revisions only.
+//! use the working tree's, else the base revision's. A diff between two
+//! revisions depends on those two revisions only.
 //!
 //! Suites are parsed when a prompt that needs them is measured, on whichever
 //! thread measures it, and each file once: [`Listing`] places every suite
@@ -240,9 +240,15 @@ impl<'a> Suites<'a> {
             Which::Head => Which::Base,
         };
         let Some(own) = self.listing.side(which) else {
-            // The head is the index or the working tree.
+            // The head is the index or the working tree: its suites, else
+            // (none there, or none that parses) the base revision's, so both
+            // sides are measured on the same cases.
             let found = mine(None)?;
-            let from = (!found.is_empty()).then_some(SuitesFrom::WorkingTree);
+            if !found.is_empty() {
+                return Ok((found, Some(SuitesFrom::WorkingTree)));
+            }
+            let found = mine(Some(&self.listing.base))?;
+            let from = (!found.is_empty()).then_some(SuitesFrom::OtherRevision);
             return Ok((found, from));
         };
         let found = mine(Some(own))?;

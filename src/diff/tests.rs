@@ -749,6 +749,51 @@ fn eval_cases_come_from_each_revision_else_the_other_side() {
     assert!(rep.warnings[0].contains("evals/t.yaml:2"), "{}", rep.warnings[0]);
 }
 
+/// The working tree (or the index) with no usable suite for a prompt — the
+/// suite deleted, or broken mid-edit — is measured on the base revision's
+/// cases, like a revision side: a delta over different cases would be a
+/// change the prompt did not make.
+#[test]
+fn a_working_tree_without_a_usable_suite_uses_the_base_revisions() {
+    let r = Repo::new();
+    r.write("prompts/t.prompt", "user:\nTicket: {{ ticket }}\n");
+    r.write(
+        "evals/t.yaml",
+        "prompt: t\ncases:\n  - vars: {ticket: short}\n  - vars: {ticket: a much longer ticket text with many more words in it}\n",
+    );
+    r.commit("prompt and suite");
+    // A wording change that adds exactly the tokens of " Please" to each case.
+    r.write("prompts/t.prompt", "user:\nPlease. Ticket: {{ ticket }}\n");
+    let intact = r.diff(&[]);
+    let t = one(&intact, "t");
+    assert_eq!(t.head.as_ref().unwrap().suites_from, Some(SuitesFrom::WorkingTree));
+    let delta = t.tokens.unwrap().delta;
+    for (suite, broken) in [(Some("prompt: t\ncases: [\n"), true), (None, false)] {
+        match suite {
+            Some(text) => r.write("evals/t.yaml", text),
+            None => r.remove("evals/t.yaml"),
+        }
+        for cached in [false, true] {
+            if cached {
+                r.git(&["add", "-A"]);
+            }
+            let rep = r.diff_with(&[], cached, &[]);
+            let t = one(&rep, "t");
+            let head = t.head.as_ref().unwrap();
+            assert_eq!(head.suites_from, Some(SuitesFrom::OtherRevision), "cached {cached}");
+            assert_eq!(head.renderings, 2);
+            assert_eq!(t.tokens.unwrap().delta, delta, "the same cases on both sides");
+            assert_eq!(rep.warnings.len(), usize::from(broken), "{:?}", rep.warnings);
+            let text = crate::report::diff::render_text(&rep, false);
+            assert!(
+                text.contains("head uses HEAD's eval suites (none for it in the working tree)"),
+                "{text}"
+            );
+        }
+        r.git(&["reset", "-q"]);
+    }
+}
+
 #[test]
 fn traffic_projects_the_monthly_cost_change() {
     let r = Repo::new();

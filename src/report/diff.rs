@@ -134,21 +134,22 @@ fn samples_line(r: &DiffReport, p: &PromptDiff) -> Option<String> {
         (_, Some(s)) | (Some(s), None) => note(s),
         _ => return None,
     };
-    // Say when a revision side borrowed the other side's suites.
+    // Say when a side borrowed the other side's suites.
     for (side, ep, other, label) in [(&p.base, &r.base, &r.head, "base"), (&p.head, &r.head, &r.base, "head")] {
         let Some(s) = side else { continue };
-        if ep.kind != EndpointKind::Commit {
-            continue;
-        }
+        let commit = ep.kind == EndpointKind::Commit;
         let from = match s.suites_from {
-            Some(SuitesFrom::WorkingTree) => "the working tree's".to_string(),
+            Some(SuitesFrom::WorkingTree) if commit => "the working tree's".to_string(),
             Some(SuitesFrom::OtherRevision) => format!("{}'s", other.spec),
             _ => continue,
         };
-        line.push_str(&format!(
-            "; {label} uses {from} eval suites (none for it at {})",
-            ep.spec
-        ));
+        // The index and the working tree read the working tree's suites.
+        let at = if commit {
+            format!("at {}", ep.spec)
+        } else {
+            "in the working tree".to_string()
+        };
+        line.push_str(&format!("; {label} uses {from} eval suites (none for it {at})"));
     }
     Some(line)
 }
