@@ -762,7 +762,8 @@ fn a_working_tree_without_a_usable_suite_uses_the_base_revisions() {
         "prompt: t\ncases:\n  - vars: {ticket: short}\n  - vars: {ticket: a much longer ticket text with many more words in it}\n",
     );
     r.commit("prompt and suite");
-    // A wording change that adds exactly the tokens of " Please" to each case.
+    // A wording change: measured on the same cases, its delta is the same
+    // whatever state the working tree's suite is in.
     r.write("prompts/t.prompt", "user:\nPlease. Ticket: {{ ticket }}\n");
     let intact = r.diff(&[]);
     let t = one(&intact, "t");

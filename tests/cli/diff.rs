@@ -88,17 +88,7 @@ fn json_output_parses_back_with_every_documented_field() {
     let j = json(&out);
     // The shipped schema documents it (the unit tests check every report
     // they make against it too, keys in order).
-    let schema_text = std::fs::read_to_string(example_root().join("schema/diff.schema.json")).unwrap();
-    let schema: serde_json::Value = serde_json::from_str(&schema_text).unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("the shipped schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(&j)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "diff JSON does not match schema/diff.schema.json: {errors:#?}"
-    );
+    assert_matches_schema(&j, "schema/diff.schema.json");
     let keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         keys,

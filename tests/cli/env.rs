@@ -137,3 +137,15 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `v` matches the JSON Schema shipped at `schema` (relative to the project).
+pub fn assert_matches_schema(v: &serde_json::Value, schema: &str) {
+    let text = std::fs::read_to_string(example_root().join(schema)).unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::validator_for(&parsed).expect("the shipped schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(v)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "does not match {schema}: {errors:#?}");
+}
