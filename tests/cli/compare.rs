@@ -35,6 +35,23 @@ fn server(rt: &tokio::runtime::Runtime) -> MockServer {
     })
 }
 
+/// What the server received, a line per request, for assertion messages.
+fn received(rt: &tokio::runtime::Runtime, server: &MockServer) -> Vec<String> {
+    let requests = rt.block_on(server.received_requests()).unwrap();
+    requests
+        .iter()
+        .map(|r| {
+            let body = String::from_utf8_lossy(&r.body);
+            format!(
+                "{} {} {}",
+                r.method,
+                r.url.path(),
+                body.chars().take(160).collect::<String>()
+            )
+        })
+        .collect()
+}
+
 /// A repository with one prompt and its suite committed at v1; returns the base commit.
 fn repo(env: &TestEnv, uri: &str, gates: &str) -> String {
     env.git_init();
@@ -147,7 +164,7 @@ fn a_change_within_the_gates_passes_and_unchanged_suites_are_skipped() {
     let j = json(&out);
     assert_eq!(j["comparisons"].as_array().unwrap().len(), 0);
     assert_eq!(j["unchanged"][0], "evals/support/reply.yaml");
-    assert_eq!(rt.block_on(server.received_requests()).unwrap().len(), 0);
+    assert_eq!(received(&rt, &server), Vec::<String>::new());
 
     // A wording change that keeps answers the same length.
     env.write(
@@ -155,14 +172,15 @@ fn a_change_within_the_gates_passes_and_unchanged_suites_are_skipped() {
         &PROMPT_V1.replace("briefly", "briefly and kindly"),
     );
     let out = compare(&env, &["--format", "json"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let seen = received(&rt, &server);
+    assert_eq!(code(&out), 0, "{}\nrequests: {seen:#?}", stderr(&out));
     let j = json(&out);
     let c = &j["comparisons"][0];
-    assert_eq!(c["gates"][0]["passed"], true);
-    assert_eq!(c["gates"][0]["measured"], 0.0);
+    assert_eq!(c["gates"][0]["passed"], true, "{c:#}");
+    assert_eq!(c["gates"][0]["measured"], 0.0, "{c:#}");
     assert_eq!(j["passed"], true);
     // Two cases on each side.
-    assert_eq!(rt.block_on(server.received_requests()).unwrap().len(), 4);
+    assert_eq!(seen.len(), 4, "{}\nrequests: {seen:#?}", stderr(&out));
 }
 
 #[test]
@@ -631,7 +649,8 @@ fn a_suite_new_since_the_base_runs_its_cases_on_both_sides_and_says_so() {
         "{notes:?}"
     );
     // Two cases on each side.
-    assert_eq!(rt.block_on(server.received_requests()).unwrap().len(), 4);
+    let seen = received(&rt, &server);
+    assert_eq!(seen.len(), 4, "{}\nrequests: {seen:#?}", stderr(&out));
 }
 
 #[test]
