@@ -467,7 +467,7 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
     // and measure. A prompt read before the suite listing is ready waits in
     // `ready` for whichever thread gets to it first.
     let shared = std::sync::Arc::new(Shared::default());
-    let list = |repo: &Repo| list_at(project, repo, (base_tree_id, head_tree_id), index_path());
+    let trees = (base_tree_id, head_tree_id);
     let (mut done, helper_done) = {
         // Whatever happens on this thread, the other must not wait for the
         // changed prompts forever: an early return leaves `None` for it.
@@ -490,10 +490,9 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
                     if shared.batch.get().is_some_and(nothing) {
                         return Done::default();
                     }
-                    let list = |repo: &Repo| list_at(&project, repo, (base_tree_id, head_tree_id), index_path());
                     match location.open() {
                         Ok(repo) => {
-                            let done = help(&shared, &project, context, &repo, &list);
+                            let done = help(&shared, &project, context, trees, &repo);
                             #[cfg(test)]
                             tests::helper_ran_on(spawner, crate::affinity::allowed_cpus());
                             repo.close();
@@ -541,7 +540,7 @@ pub fn compare(project: &Project, spec: &DiffSpec) -> Result<DiffReport> {
         let _ = shared.batch.set(Some(Batch { cands, names }));
         let mut done = Done::default();
         if let Some(Some(batch)) = shared.batch.get() {
-            Work::new(project, spec.context, &shared, &list).run(&repo, batch, &mut done);
+            Work::new(project, spec.context, &shared, trees).run(&repo, batch, &mut done);
         }
         let helper_done = helper
             .join()
@@ -642,12 +641,7 @@ struct Shared {
 
 /// The suite files of both trees (no head tree: the index or the working
 /// tree), placed by prompt.
-fn list_at(
-    project: &Project,
-    repo: &Repo,
-    (base, head): (git2::Oid, Option<git2::Oid>),
-    index: Option<&Path>,
-) -> Result<suites::Listing> {
+fn list_at(project: &Project, repo: &Repo, (base, head): Trees, index: Option<&Path>) -> Result<suites::Listing> {
     let base_tree = repo.find_tree(base)?;
     let head_tree = head.map(|id| repo.find_tree(id)).transpose()?;
     suites::Listing::list(project, repo, (&base_tree, head_tree.as_ref()), index)
@@ -655,16 +649,18 @@ fn list_at(
 
 /// The second thread's part, its repository open: the suite listing (unless
 /// it is there), then changed prompts until none is left.
-fn help(shared: &Shared, project: &Project, context: usize, repo: &Repo, list: &ListFn<'_>) -> Done {
+fn help(shared: &Shared, project: &Project, context: usize, trees: Trees, repo: &Repo) -> Done {
     let mut done = Done::default();
-    shared.listing.get_or_init(|| list(repo));
+    let work = Work::new(project, context, shared, trees);
+    shared.listing.get_or_init(|| work.list(repo));
     if let Some(batch) = shared.batch.wait() {
-        Work::new(project, context, shared, list).run(repo, batch, &mut done);
+        work.run(repo, batch, &mut done);
     }
     done
 }
 
-type ListFn<'a> = dyn Fn(&Repo) -> Result<suites::Listing> + 'a;
+/// The base tree and the head tree (none: the index or the working tree).
+type Trees = (git2::Oid, Option<git2::Oid>);
 
 /// One thread's share of the measuring.
 struct Work<'s> {
@@ -673,7 +669,7 @@ struct Work<'s> {
     shared: &'s Shared,
     /// This thread's view of the suites (what is parsed is shared).
     suites: std::sync::OnceLock<suites::Suites<'s>>,
-    list: &'s ListFn<'s>,
+    trees: Trees,
 }
 
 /// What one thread measured; errors by the changed prompt's position.
@@ -693,14 +689,19 @@ impl Done {
 }
 
 impl<'s> Work<'s> {
-    fn new(project: &'s Project, context: usize, shared: &'s Shared, list: &'s ListFn<'s>) -> Work<'s> {
+    fn new(project: &'s Project, context: usize, shared: &'s Shared, trees: Trees) -> Work<'s> {
         Work {
             project,
             context,
             shared,
             suites: std::sync::OnceLock::new(),
-            list,
+            trees,
         }
+    }
+
+    /// The suite listing of the two trees, made with this thread's `repo`.
+    fn list(&self, repo: &Repo) -> Result<suites::Listing> {
+        list_at(self.project, repo, self.trees, index_path())
     }
 
     /// Take changed prompts until none is left: read both sides, then
@@ -738,7 +739,7 @@ impl<'s> Work<'s> {
             if self.shared.ready.lock().map_or(true, |q| q.is_empty()) {
                 return;
             }
-            if self.shared.listing.get_or_init(|| (self.list)(repo)).is_err() {
+            if self.shared.listing.get_or_init(|| self.list(repo)).is_err() {
                 // The listing failed (reported by the caller): measure nothing.
                 if let Ok(mut q) = self.shared.ready.lock() {
                     q.clear();

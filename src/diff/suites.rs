@@ -239,24 +239,19 @@ impl<'a> Suites<'a> {
             Which::Base => Which::Head,
             Which::Head => Which::Base,
         };
-        let Some(own) = self.listing.side(which) else {
-            // The head is the index or the working tree: its suites, else
-            // (none there, or none that parses) the base revision's, so both
-            // sides are measured on the same cases.
-            let found = mine(None)?;
-            if !found.is_empty() {
-                return Ok((found, Some(SuitesFrom::WorkingTree)));
-            }
-            let found = mine(Some(&self.listing.base))?;
-            let from = (!found.is_empty()).then_some(SuitesFrom::OtherRevision);
-            return Ok((found, from));
-        };
-        let found = mine(Some(own))?;
+        // This side's suites (no side: the head is the index or the working
+        // tree, which read the working tree's).
+        let own = self.listing.side(which);
+        let found = mine(own)?;
         if !found.is_empty() {
-            return Ok((found, Some(SuitesFrom::Revision)));
+            let from = match own {
+                Some(_) => SuitesFrom::Revision,
+                None => SuitesFrom::WorkingTree,
+            };
+            return Ok((found, Some(from)));
         }
-        // None at this revision: the other side's, so both sides are
-        // measured on the same cases.
+        // None here (or none that parses): the other side's, so both sides
+        // are measured on the same cases.
         let (found, from) = match self.listing.side(other) {
             Some(o) => (mine(Some(o))?, SuitesFrom::OtherRevision),
             None => (mine(None)?, SuitesFrom::WorkingTree),

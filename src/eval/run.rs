@@ -1329,11 +1329,10 @@ async fn call(
                 (Some(c), true) => c.get(&key),
                 _ => None,
             };
-            match cached {
+            let r = match cached {
                 Some(r) => {
                     tally.rec.cache_hits += 1;
-                    let ms = p.measures_latency().then_some(r.latency_ms);
-                    (r, ms)
+                    r
                 }
                 None => {
                     if caller.paid && !ctx.may_spend() {
@@ -1348,10 +1347,11 @@ async fn call(
                         // A cache that cannot be written costs speed, not correctness.
                         eprintln!("warning: response cache: {}", e.message);
                     }
-                    let ms = p.measures_latency().then_some(r.latency_ms);
-                    (r, ms)
+                    r
                 }
-            }
+            };
+            let ms = p.measures_latency().then_some(r.latency_ms);
+            (r, ms)
         }
     };
     tally.rec.calls += 1;
